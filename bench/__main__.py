@@ -1,0 +1,213 @@
+"""python -m bench {run,list,env}: the command line of ganbench.
+
+Bad input (an unknown name, a bad suite file, a missing data file) ends in
+one line on stderr naming the bad value and what is allowed, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from bench.config import ConfigError, Suite, load_suite, suite_names
+from bench.datasets import DATASETS, DatasetUnavailableError
+from bench.results import ResultsError, Row, rows_frame
+from implementations.registry import FRAMEWORKS, registrations, variants
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+TABLE_COLUMNS = [
+    "variant",
+    "framework",
+    "seed",
+    "batch_size",
+    "compile",
+    "images_per_s",
+    "step_ms_p50",
+    "step_ms_p90",
+    "compile_s",
+    "peak_mem_mb",
+    "params_generator",
+    "params_discriminator",
+    "status",
+]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    run = commands.add_parser("run", help="run a suite and print its table of rows")
+    run.add_argument(
+        "--suite",
+        default="smoke",
+        help=f"a suite name ({', '.join(suite_names())}) or a .toml path",
+    )
+    run.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated variants and/or frameworks to keep, e.g. 'vanilla,tf' "
+        f"(frameworks: {', '.join(FRAMEWORKS)})",
+    )
+    run.add_argument("--device", choices=["cpu", "cuda"], help="override the suite's device")
+    run.add_argument("--steps", type=int, help="override training steps per run (warm-up included)")
+    run.add_argument("--seeds", help="override seeds, comma-separated, e.g. 0,1,2")
+    run.add_argument("--out", type=Path, help="results folder (default: results/SUITE)")
+    run.add_argument("--data-dir", type=Path, help="folder holding the data set's standard files")
+    run.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    run.add_argument("--rerun", action="store_true", help="run again even runs that have rows")
+    run.add_argument(
+        "--retry-failed", action="store_true", help="run again the runs whose status is not ok"
+    )
+
+    commands.add_parser("list", help="registered implementations, suites and data sets")
+    commands.add_parser("env", help="library versions, devices and threads")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args)
+        if args.command == "list":
+            return command_list()
+        return command_env()
+    except (ConfigError, ResultsError, DatasetUnavailableError, ValueError) as error:
+        print(f"python -m bench {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def suite_with_overrides(args: argparse.Namespace) -> Suite:
+    """The suite file with the command line's overrides applied and validated."""
+    suite = load_suite(args.suite)
+    changes: dict[str, object] = {}
+    if args.only:
+        changes.update(_only_filters(args.only, suite))
+    if args.device:
+        changes["device"] = args.device
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.seeds is not None:
+        changes["seeds"] = _parse_seeds(args.seeds)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}; must be >= 1")
+    try:
+        return dataclasses.replace(suite, **changes)
+    except ConfigError as error:
+        raise ConfigError(f"with the command line's overrides: {error}") from None
+
+
+def _only_filters(only: str, suite: Suite) -> dict[str, tuple[str, ...]]:
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    known_variants = variants()
+    for name in names:
+        if name not in known_variants and name not in FRAMEWORKS:
+            raise ConfigError(
+                f"--only: unknown name {name!r}; allowed variants: {', '.join(known_variants)}; "
+                f"frameworks: {', '.join(FRAMEWORKS)}"
+            )
+    changes: dict[str, tuple[str, ...]] = {}
+    chosen_variants = tuple(n for n in names if n in known_variants)
+    chosen_frameworks = tuple(n for n in names if n in FRAMEWORKS)
+    if chosen_variants:
+        changes["variants"] = chosen_variants
+    if chosen_frameworks:
+        changes["frameworks"] = chosen_frameworks
+    return changes
+
+
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {text!r}; expected comma-separated integers, e.g. 0,1,2"
+        ) from None
+    if not seeds:
+        raise ConfigError("--seeds is empty; give at least one seed, e.g. 0")
+    return seeds
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from bench.executors.local import LocalExecutor
+    from bench.runner import run_suite
+
+    suite = suite_with_overrides(args)
+    results_dir = args.out or Path("results") / suite.name
+    data_dir = str(args.data_dir) if args.data_dir else None
+    executor = LocalExecutor(jobs=args.jobs, scratch_dir=results_dir / ".work")
+    print(f"suite {suite.name}: {len(suite.run_specs())} runs -> {results_dir}", file=sys.stderr)
+    try:
+        outcome = run_suite(
+            suite,
+            results_dir,
+            executor,
+            data_dir=data_dir,
+            rerun=args.rerun,
+            retry_failed=args.retry_failed,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished rows are kept in {results_dir}; "
+            "run the same command again to continue",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(format_table(outcome.rows))
+    print(f"ran {outcome.ran}, kept {outcome.skipped} finished earlier")
+    print(f"results: {outcome.results_dir.resolve()}")
+    return 0
+
+
+def format_table(rows: list[Row]) -> str:
+    """The rows as a fixed-width text table, one line per run."""
+    if not rows:
+        return "(no rows)"
+    frame = rows_frame(rows)[TABLE_COLUMNS].rename(
+        columns={"params_generator": "params_G", "params_discriminator": "params_D"}
+    )
+    return frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-")
+
+
+def command_list() -> int:
+    print("implementations (variant/framework):")
+    for registration in registrations():
+        print(f"  {registration.variant}/{registration.framework}")
+    print(f"suites: {', '.join(suite_names())}")
+    print(f"data sets: {', '.join(DATASETS)} (default: digits, embedded)")
+    return 0
+
+
+def command_env() -> int:
+    import os
+
+    from bench.provenance import cpu_name, git_commit, package_versions
+
+    versions = package_versions(("torch", "tensorflow", "keras", "scikit-learn", "pytorch-fid"))
+    for package, version in versions.items():
+        print(f"{package}: {version}")
+    print(f"cpu: {cpu_name()} ({os.cpu_count()} logical cores)")
+    print(f"git commit: {git_commit()}")
+    import torch
+
+    print(f"torch threads: {torch.get_num_threads()}, CUDA GPUs: {torch.cuda.device_count()}")
+    for index in range(torch.cuda.device_count()):
+        print(f"  cuda:{index}: {torch.cuda.get_device_name(index)}")
+    import tensorflow as tf
+
+    print(f"tensorflow GPUs: {len(tf.config.list_physical_devices('GPU'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Suites (TOML files) and the RunSpecs they expand into, validated on load.
+
+A suite names what to run (variants x frameworks x seeds x batch sizes x
+precisions x compile modes) and how (steps, timing windows, device, time
+limit). Every key and value is checked here, so a typo fails in one line
+before anything trains, never an hour into a sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import DATASETS
+from implementations.api import COMPILE_MODES, DEVICES, PRECISIONS
+from implementations.registry import FRAMEWORKS, variants
+from implementations.spec import PRESETS
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+class ConfigError(ValueError):
+    """A suite file or override that names a bad key or value."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One suite file; every field has a default except the name."""
+
+    name: str  # also the default output folder: results/<name>
+    description: str = ""
+    dataset: str = "digits"  # one of bench.datasets.DATASETS
+    variants: tuple[str, ...] = ()  # empty: every registered variant
+    frameworks: tuple[str, ...] = FRAMEWORKS
+    seeds: tuple[int, ...] = (0,)
+    batch_sizes: tuple[int, ...] = (64,)  # images per training step
+    precisions: tuple[str, ...] = ("fp32",)
+    compile_modes: tuple[str, ...] = ("default",)  # "default" and/or "compiled"
+    device: str = "cpu"  # "cpu" or "cuda"
+    steps: int = 300  # training steps per run, warm-up included
+    warmup_steps: int = 20  # first steps, untimed: their time is compile_s
+    timing_windows: int = 10  # timed steps are split into this many windows (>= 5)
+    spec_preset: str = "paper"  # "paper" widths, or "tiny" for fast checks
+    threads: int = 2  # CPU threads per run, set in both frameworks
+    timeout_s: float = 1800.0  # wall-clock limit of one run, seconds
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def run_specs(self, data_dir: str | None = None) -> list[RunSpec]:
+        """The cross product this suite names, in a stable order."""
+        chosen = self.variants or tuple(variants())
+        return [
+            RunSpec(
+                suite=self.name,
+                variant=variant,
+                framework=framework,
+                dataset=self.dataset,
+                seed=seed,
+                batch_size=batch_size,
+                precision=precision,
+                compile=compile_mode,
+                device=self.device,
+                steps=self.steps,
+                warmup_steps=self.warmup_steps,
+                timing_windows=self.timing_windows,
+                spec_preset=self.spec_preset,
+                threads=self.threads,
+                timeout_s=self.timeout_s,
+                data_dir=data_dir,
+            )
+            for variant, framework, batch_size, precision, compile_mode, seed in itertools.product(
+                chosen,
+                self.frameworks,
+                self.batch_sizes,
+                self.precisions,
+                self.compile_modes,
+                self.seeds,
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs; it travels to the worker process as JSON."""
+
+    suite: str
+    variant: str
+    framework: str
+    dataset: str
+    seed: int
+    batch_size: int
+    precision: str
+    compile: str
+    device: str
+    steps: int
+    warmup_steps: int
+    timing_windows: int
+    spec_preset: str
+    threads: int
+    timeout_s: float
+    data_dir: str | None = field(default=None)
+
+    @property
+    def run_id(self) -> str:
+        """A file-safe name that is the same whenever the same run is asked for."""
+        return (
+            f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
+            f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}-s{self.seed}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
+        return cls(**values)
+
+
+TUPLE_FIELDS = {f.name for f in dataclasses.fields(Suite) if str(f.type).startswith("tuple")}
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A suite by name (bench/suites/NAME.toml) or by the path of a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = SUITES_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown suite {name_or_path!r}; allowed: {', '.join(suite_names())} "
+                "(or the path of a .toml file)"
+            )
+    elif not path.is_file():
+        raise ConfigError(f"suite file {path} not found")
+    try:
+        values = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"suite file {path}: TOML syntax error: {error}") from error
+    values.setdefault("name", path.stem)
+    return suite_from_dict(values, source=str(path))
+
+
+def suite_from_dict(values: dict[str, Any], source: str = "suite") -> Suite:
+    """A Suite from plain values (a parsed TOML file), every key and type checked."""
+    allowed = [f.name for f in dataclasses.fields(Suite)]
+    for key in values:
+        if key not in allowed:
+            raise ConfigError(f"{source}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+    converted = {
+        key: tuple(value) if key in TUPLE_FIELDS and isinstance(value, list) else value
+        for key, value in values.items()
+    }
+    try:
+        return Suite(**converted)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def _validate(suite: Suite) -> None:
+    _check_types(suite)
+    _check_choices("dataset", [suite.dataset], list(DATASETS))
+    _check_choices("variants", list(suite.variants), variants())
+    _check_choices("frameworks", list(suite.frameworks), list(FRAMEWORKS))
+    _check_choices("precisions", list(suite.precisions), list(PRECISIONS))
+    _check_choices("compile_modes", list(suite.compile_modes), list(COMPILE_MODES))
+    _check_choices("device", [suite.device], list(DEVICES))
+    _check_choices("spec_preset", [suite.spec_preset], list(PRESETS))
+    for name in ("frameworks", "seeds", "batch_sizes", "precisions", "compile_modes"):
+        if not getattr(suite, name):
+            raise ConfigError(f"{name} is empty; give at least one value")
+    if any(b <= 0 for b in suite.batch_sizes):
+        raise ConfigError(f"batch_sizes {list(suite.batch_sizes)}: each must be > 0")
+    if any(s < 0 for s in suite.seeds):
+        raise ConfigError(f"seeds {list(suite.seeds)}: each must be >= 0")
+    _check_positive("threads", suite.threads)
+    _check_positive("timeout_s", suite.timeout_s)
+    if suite.timing_windows < 5:
+        raise ConfigError(f"timing_windows = {suite.timing_windows}; must be >= 5")
+    if suite.warmup_steps < 1:
+        raise ConfigError(f"warmup_steps = {suite.warmup_steps}; must be >= 1")
+    timed_steps = suite.steps - suite.warmup_steps
+    if timed_steps < suite.timing_windows:
+        raise ConfigError(
+            f"steps = {suite.steps} leaves {timed_steps} timed steps after "
+            f"{suite.warmup_steps} warm-up steps; need at least timing_windows = "
+            f"{suite.timing_windows}"
+        )
+    if not suite.name or "/" in suite.name or suite.name.startswith("."):
+        raise ConfigError(f"suite name {suite.name!r} must be a plain folder name")
+
+
+def _check_types(suite: Suite) -> None:
+    expected: dict[str, type | tuple[type, ...]] = {
+        "name": str,
+        "description": str,
+        "dataset": str,
+        "device": str,
+        "spec_preset": str,
+        "steps": int,
+        "warmup_steps": int,
+        "timing_windows": int,
+        "threads": int,
+        "timeout_s": (int, float),
+    }
+    for name, kind in expected.items():
+        value = getattr(suite, name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f"{name} = {value!r}; expected {_type_name(kind)}")
+    element: dict[str, type] = {"seeds": int, "batch_sizes": int}
+    for name in TUPLE_FIELDS:
+        value = getattr(suite, name)
+        if not isinstance(value, tuple):
+            raise ConfigError(f"{name} = {value!r}; expected a list")
+        kind = element.get(name, str)
+        if any(not isinstance(v, kind) or isinstance(v, bool) for v in value):
+            raise ConfigError(f"{name} = {list(value)!r}; expected a list of {kind.__name__}")
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(k.__name__ for k in kind)
+    return kind.__name__
+
+
+def _check_choices(name: str, values: list[str], allowed: list[str]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise ConfigError(f"{name}: unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} = {value}; must be > 0")

@@ -1,0 +1,136 @@
+"""The default executor: each run in a worker process on this machine.
+
+Each worker is started in a session (process group) of its own, so that a
+time-out or a Ctrl-C stops the worker and every process it started, and so
+that a terminal's Ctrl-C reaches only the driver, which decides what to stop.
+`jobs` workers run at once (threads here only wait on processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from bench.config import RunSpec
+from bench.provenance import REPO_ROOT, hostname, utc_now
+from bench.results import Row, read_row
+from bench.worker import thread_environment
+
+KILL_GRACE_S = 5.0  # after SIGTERM, how long a worker gets before SIGKILL
+
+
+class LocalExecutor:
+    """Runs RunSpecs as `python -m bench.worker` processes, `jobs` at a time."""
+
+    def __init__(self, jobs: int = 1, scratch_dir: Path | None = None):
+        if jobs < 1:
+            raise ValueError(f"jobs = {jobs}; must be >= 1")
+        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="run")
+        self.scratch_dir = Path(scratch_dir or tempfile.mkdtemp(prefix="ganbench-"))
+        self.running: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.cancelled = threading.Event()
+
+    def submit(self, spec: RunSpec) -> Future[Row]:
+        return self.pool.submit(self._run, spec)
+
+    def shutdown(self, cancel_running: bool = False) -> None:
+        if cancel_running:
+            self.cancelled.set()
+            with self.lock:
+                processes = list(self.running.values())
+            for process in processes:
+                _stop_group(process)
+        self.pool.shutdown(wait=True, cancel_futures=cancel_running)
+
+    def _run(self, spec: RunSpec) -> Row:
+        if self.cancelled.is_set():
+            raise RunCancelledError(spec.run_id)
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        spec_path = self.scratch_dir / f"{spec.run_id}.spec.json"
+        row_path = self.scratch_dir / f"{spec.run_id}.row.json"
+        row_path.unlink(missing_ok=True)
+        spec_path.write_text(json.dumps(spec.to_dict()))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", str(spec_path), str(row_path)],
+            cwd=REPO_ROOT,
+            env=_worker_environment(spec),
+            start_new_session=True,
+        )
+        with self.lock:
+            self.running[spec.run_id] = process
+        try:
+            returncode = process.wait(timeout=spec.timeout_s)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _stop_group(process)
+            returncode, timed_out = process.wait(), True
+        finally:
+            with self.lock:
+                self.running.pop(spec.run_id, None)
+        if self.cancelled.is_set():
+            raise RunCancelledError(spec.run_id)
+        if timed_out:
+            return _synthetic_row(spec, "timeout", f"exceeded timeout_s = {spec.timeout_s:g}")
+        if returncode == 0 and row_path.is_file():
+            return read_row(row_path)
+        if returncode < 0:
+            name = signal.Signals(-returncode).name
+            return _synthetic_row(spec, "killed", f"worker killed by {name}")
+        return _synthetic_row(spec, "failed", f"worker exited with code {returncode} and no row")
+
+
+class RunCancelledError(Exception):
+    """The suite was interrupted; this run has no row and will run again on resume."""
+
+
+def _worker_environment(spec: RunSpec) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(thread_environment(spec.threads))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the worker's whole process group, then SIGKILL what is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _synthetic_row(spec: RunSpec, status: str, error: str) -> Row:
+    """The row of a run that could not report itself."""
+    return Row(
+        run_id=spec.run_id,
+        suite=spec.suite,
+        variant=spec.variant,
+        framework=spec.framework,
+        dataset=spec.dataset,
+        seed=spec.seed,
+        batch_size=spec.batch_size,
+        steps=spec.steps,
+        device=spec.device,
+        precision=spec.precision,
+        compile=spec.compile,
+        spec_preset=spec.spec_preset,
+        threads=spec.threads,
+        status=status,
+        error=error,
+        hostname=hostname(),
+        started_at=utc_now(),
+    )

@@ -1,0 +1,166 @@
+"""The results table: one JSON file per run, written atomically, read back as rows.
+
+A results folder holds `rows/<run_id>.json`. A row is written to a hidden
+temporary file and renamed into place, so a reader never sees half a row,
+and an interrupted suite leaves only whole rows behind. Rows carry
+`schema_version`; a reader refuses any other version with a message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "killed", "timeout")
+ROWS_DIR = "rows"
+
+
+class ResultsError(ValueError):
+    """A results file or folder that cannot be read as rows."""
+
+
+@dataclass
+class Row:
+    """One run: identity, speed, losses over training, status and provenance."""
+
+    # identity
+    run_id: str
+    suite: str
+    variant: str
+    framework: str
+    dataset: str
+    seed: int
+    batch_size: int
+    steps: int
+    device: str
+    precision: str
+    compile: str
+    spec_preset: str
+    status: str  # one of STATUSES
+    error: str | None = None  # one line: what went wrong, when status != "ok"
+    traceback: str | None = None
+    diverged_step: int | None = None  # first step with a non-finite loss
+    device_name: str | None = None
+    compile_detail: str | None = None  # what "compile" meant in this framework
+    threads: int | None = None
+    # speed (bench.timing)
+    images_per_s: float | None = None  # median over timing windows
+    images_per_s_windows: list[float] = field(default_factory=list)
+    step_ms_p50: float | None = None  # over windows, each window's mean step time
+    step_ms_p90: float | None = None
+    compile_s: float | None = None  # wall time of the warm-up steps (tracing, compiling)
+    warmup_steps: int | None = None
+    timed_steps: int | None = None
+    peak_mem_mb: float | None = None
+    peak_mem_kind: str | None = None  # "process_rss" on CPU, "device_allocator" on GPU
+    params_generator: int | None = None
+    params_discriminator: int | None = None
+    train_wall_s: float | None = None  # warm-up + timed training, no evaluation
+    # losses over training: one entry per timing window (means), plus the final step's
+    history: list[dict[str, float]] = field(default_factory=list)
+    final_losses: dict[str, float] = field(default_factory=dict)
+    # provenance
+    versions: dict[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    hostname: str | None = None
+    started_at: str | None = None  # ISO 8601, UTC
+    wall_s: float | None = None  # whole worker: imports, data, build, training
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ResultsError(f"row status {self.status!r}; allowed: {', '.join(STATUSES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "row") -> Row:
+        version = values.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ResultsError(
+                f"{source}: schema_version {version!r}; this ganbench reads version "
+                f"{SCHEMA_VERSION} (rerun the suite with this version to regenerate it)"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ResultsError(f"{source}: unknown row fields {unknown}")
+        try:
+            return cls(**values)
+        except TypeError as error:  # a required field missing
+            raise ResultsError(f"{source}: {error}") from None
+
+
+def row_path(results_dir: Path, run_id: str) -> Path:
+    return Path(results_dir) / ROWS_DIR / f"{run_id}.json"
+
+
+def write_row(results_dir: Path, row: Row) -> Path:
+    """Write a row into a results folder, atomically."""
+    return write_row_file(row_path(results_dir, row.run_id), row)
+
+
+def write_row_file(path: Path, row: Row) -> Path:
+    """Write a row atomically: a hidden temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_json_safe(row.to_dict()), indent=1, allow_nan=False)
+    handle, temporary = tempfile.mkstemp(prefix=f".{row.run_id}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_row(path: Path) -> Row:
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ResultsError(f"{path}: not a readable row ({error})") from None
+    if not isinstance(values, dict):
+        raise ResultsError(f"{path}: a row must be a JSON object")
+    return Row.from_dict(values, source=str(path))
+
+
+def read_rows(results_dir: Path) -> list[Row]:
+    """Every row in a results folder, sorted by run_id; temporary files are never read."""
+    folder = Path(results_dir) / ROWS_DIR
+    if not folder.is_dir():
+        return []
+    return [read_row(p) for p in sorted(folder.glob("[!.]*.json"))]
+
+
+def finished_run_ids(results_dir: Path) -> set[str]:
+    return {p.stem for p in (Path(results_dir) / ROWS_DIR).glob("[!.]*.json")}
+
+
+def rows_frame(rows: list[Row]) -> Any:
+    """The rows as a pandas DataFrame, one line per run (pandas imported on demand)."""
+    import pandas as pd
+
+    return pd.DataFrame([row.to_dict() for row in rows])
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and inf become null: JSON has no such numbers, and a row must stay readable."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,97 @@
+"""Suite -> RunSpecs -> an executor -> rows on disk, resumable.
+
+The runner expands a suite, skips the runs whose rows are already in the
+results folder (unless asked to rerun), hands the rest to an executor and
+writes each row as it arrives. It is the only writer of rows. An interrupt
+(Ctrl-C) stops the running workers and keeps every finished row; running the
+same command again carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench.config import ConfigError, RunSpec, Suite
+from bench.datasets import load_dataset
+from bench.executors import Executor
+from bench.executors.local import RunCancelledError
+from bench.provenance import git_commit
+from bench.results import Row, read_row, read_rows, row_path, write_row
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    results_dir: Path
+    rows: list[Row]  # every row of this suite's runs now on disk, new and old
+    ran: int  # runs executed by this call
+    skipped: int  # runs whose rows were already there
+
+
+def preflight(suite: Suite, results_dir: Path, data_dir: str | None) -> None:
+    """Check, before anything trains, what would otherwise fail an hour in."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(results_dir, os.W_OK):
+        raise ConfigError(f"results folder {results_dir} is not writable")
+    if suite.device == "cuda" and not _has_nvidia_gpu():
+        raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
+    # Loading the data once here reports a missing or bad data file now, and
+    # fills the keras cache (a download) once instead of once per worker.
+    load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+
+
+def pending_specs(
+    specs: list[RunSpec], results_dir: Path, rerun: bool, retry_failed: bool
+) -> list[RunSpec]:
+    """The runs still to do: no row yet, or every run with rerun, or non-ok with retry_failed."""
+    todo = []
+    for spec in specs:
+        path = row_path(results_dir, spec.run_id)
+        if rerun or not path.is_file() or (retry_failed and read_row(path).status != "ok"):
+            todo.append(spec)
+    return todo
+
+
+def run_suite(
+    suite: Suite,
+    results_dir: Path,
+    executor: Executor,
+    data_dir: str | None = None,
+    rerun: bool = False,
+    retry_failed: bool = False,
+    on_row: Callable[[Row], None] | None = None,
+) -> SuiteOutcome:
+    """Run every pending run of the suite through the executor; rows land as they finish."""
+    results_dir = Path(results_dir)
+    preflight(suite, results_dir, data_dir)
+    specs = suite.run_specs(data_dir)
+    todo = pending_specs(specs, results_dir, rerun, retry_failed)
+    commit = git_commit()
+    futures = {executor.submit(spec): spec for spec in todo}
+    ran = 0
+    try:
+        for future in as_completed(futures):
+            try:
+                row = future.result()
+            except RunCancelledError:
+                continue
+            write_row(results_dir, replace(row, git_commit=row.git_commit or commit))
+            ran += 1
+            if on_row is not None:
+                on_row(row)
+    except KeyboardInterrupt:
+        executor.shutdown(cancel_running=True)
+        raise
+    executor.shutdown()
+    wanted = {spec.run_id for spec in specs}
+    rows = [row for row in read_rows(results_dir) if row.run_id in wanted]
+    return SuiteOutcome(results_dir, rows, ran=ran, skipped=len(specs) - len(todo))
+
+
+def _has_nvidia_gpu() -> bool:
+    """Whether a CUDA device could exist here, asked without importing a framework."""
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None

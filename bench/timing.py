@@ -1,0 +1,134 @@
+"""Training throughput, measured the way a GPU benchmark must be.
+
+- Warm-up steps come first and are not timed as training: their wall time is
+  `compile_s` (tracing, compilation, allocator and cache warm-up).
+- Timed steps run in windows. Each window's batches are staged on the device
+  before its clock starts, and the device is synchronised before the clock is
+  read at both ends, so a window measures training, not host-to-device copies
+  or queued-but-unfinished work.
+- Nothing is read back from the device inside a window: losses stay device
+  scalars until the window has ended, then they are read for the history and
+  checked for NaN/inf (the exact step is known).
+- images/s is the median over windows; step_ms p50/p90 are percentiles of
+  the windows' mean step times. Per-step times would need a device sync per
+  step, which would itself change a GPU's throughput.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from implementations.api import GAN, StepLosses
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # images, labels, labelled_mask (host)
+ProgressCallback = Callable[[int, dict[str, float]], None]  # (steps done, latest losses)
+
+
+@dataclass
+class TrainingMeasurement:
+    """What one run's training loop measured; partial when training diverged."""
+
+    batch_size: int
+    warmup_steps: int
+    compile_s: float = 0.0
+    window_s: list[float] = field(default_factory=list)  # wall time of each timed window
+    window_steps: list[int] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)  # per window: means
+    final_losses: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def timed_steps(self) -> int:
+        return sum(self.window_steps)
+
+    @property
+    def images_per_s_windows(self) -> list[float]:
+        return [
+            steps * self.batch_size / seconds
+            for steps, seconds in zip(self.window_steps, self.window_s, strict=True)
+        ]
+
+    @property
+    def images_per_s(self) -> float | None:
+        rates = self.images_per_s_windows
+        return float(np.median(rates)) if rates else None
+
+    def step_ms_percentile(self, percent: float) -> float | None:
+        if not self.window_s:
+            return None
+        step_ms = [
+            1000.0 * seconds / steps
+            for steps, seconds in zip(self.window_steps, self.window_s, strict=True)
+        ]
+        return float(np.percentile(step_ms, percent))
+
+    @property
+    def train_wall_s(self) -> float:
+        return self.compile_s + sum(self.window_s)
+
+
+class DivergedError(RuntimeError):
+    """A loss became NaN or inf; carries the step and everything measured before it."""
+
+    def __init__(self, step: int, losses: dict[str, float], measurement: TrainingMeasurement):
+        super().__init__(f"non-finite loss at step {step}: {losses}")
+        self.step = step
+        self.losses = losses
+        self.measurement = measurement
+
+
+def window_sizes(timed_steps: int, windows: int) -> list[int]:
+    """Split timed steps into `windows` near-equal windows (the first ones one step longer)."""
+    base, extra = divmod(timed_steps, windows)
+    return [base + (1 if i < extra else 0) for i in range(windows)]
+
+
+def measure_training(
+    gan: GAN,
+    batches: Iterator[Batch],
+    batch_size: int,
+    steps: int,
+    warmup_steps: int,
+    windows: int,
+    on_progress: ProgressCallback | None = None,
+) -> TrainingMeasurement:
+    """Train for `steps` steps (warm-up included) and measure throughput as documented above."""
+    measurement = TrainingMeasurement(batch_size=batch_size, warmup_steps=warmup_steps)
+    step = 0
+    for index, window in enumerate([warmup_steps, *window_sizes(steps - warmup_steps, windows)]):
+        staged = [gan.to_device(*next(batches)) for _ in range(window)]
+        gan.synchronize()
+        start = time.perf_counter()
+        step_losses: list[StepLosses] = [gan.train_step(*batch) for batch in staged]
+        gan.synchronize()
+        seconds = time.perf_counter() - start
+        if index == 0:
+            measurement.compile_s = seconds
+        else:
+            measurement.window_s.append(seconds)
+            measurement.window_steps.append(window)
+        losses = _read_losses(step_losses, first_step=step + 1, measurement=measurement)
+        step += window
+        measurement.history.append({"step": step, "train_s": measurement.train_wall_s, **losses})
+        measurement.final_losses = {k: float(v) for k, v in step_losses[-1].items()}
+        if on_progress is not None:
+            on_progress(step, measurement.final_losses)
+    return measurement
+
+
+def _read_losses(
+    step_losses: list[StepLosses], first_step: int, measurement: TrainingMeasurement
+) -> dict[str, float]:
+    """Read a window's losses back; the mean of each, or DivergedError at the first bad one."""
+    values: dict[str, list[float]] = {}
+    for offset, losses in enumerate(step_losses):
+        read = {name: float(value) for name, value in losses.items()}
+        if not all(math.isfinite(v) for v in read.values()):
+            raise DivergedError(first_step + offset, read, measurement)
+        for name, value in read.items():
+            values.setdefault(name, []).append(value)
+    return {name: float(np.mean(series)) for name, series in values.items()}

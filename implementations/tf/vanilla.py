@@ -1,0 +1,66 @@
+"""Vanilla GAN (Goodfellow et al. 2014) in TensorFlow: MLP G and D, non-saturating loss.
+
+Algorithm 1 of the paper: k discriminator steps, then one generator step that
+maximises log D(G(z)) (the non-saturating form the paper recommends in
+section 3) instead of minimising log(1 - D(G(z))).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from implementations.api import BuildOptions
+from implementations.spec import GanSpec
+from implementations.tf.common import TfGAN
+
+
+def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))], each term a mean over the batch."""
+    real_loss = tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(real_logits), real_logits)
+    )
+    fake_loss = tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(fake_logits), fake_logits)
+    )
+    return real_loss + fake_loss
+
+
+def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """-log D(G(z)): the non-saturating generator loss."""
+    return tf.reduce_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(fake_logits), fake_logits)
+    )
+
+
+class VanillaGAN(TfGAN):
+    """MLP generator and discriminator trained with the non-saturating loss."""
+
+    def train_step_graph(
+        self, images: tf.Tensor, labels: tf.Tensor, labelled_mask: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        batch_size = tf.shape(images)[0]
+        real = tf.reshape(images, (batch_size, -1))
+        d_variables = self.discriminator.trainable_variables
+        g_variables = self.generator.trainable_variables
+        # Discriminator: k steps on the same real batch, fresh z each time.
+        for _ in range(self.spec.d_steps_per_g_step):
+            fake = tf.stop_gradient(self.generator(self.noise(batch_size)))
+            with tf.GradientTape() as tape:
+                real_logits = self.discriminator(real)
+                fake_logits = self.discriminator(fake)
+                d_loss = discriminator_loss(real_logits, fake_logits)
+            self.d_optimizer.apply_gradients(
+                zip(tape.gradient(d_loss, d_variables), d_variables, strict=True)
+            )
+        # Generator: one step through a frozen discriminator.
+        with tf.GradientTape() as tape:
+            fake_logits = self.discriminator(self.generator(self.noise(batch_size)))
+            g_loss = generator_loss(fake_logits)
+        self.g_optimizer.apply_gradients(
+            zip(tape.gradient(g_loss, g_variables), g_variables, strict=True)
+        )
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+
+def build(spec: GanSpec, options: BuildOptions) -> VanillaGAN:
+    return VanillaGAN(spec, options)

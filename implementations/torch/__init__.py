@@ -1,0 +1,1 @@
+"""PyTorch twins of the GAN variants; only this package imports torch for training."""

@@ -1,0 +1,63 @@
+"""Implementations that fail on purpose, for the runner's fault tests.
+
+Loaded in worker processes through GANBENCH_PLUGINS=tests.plugins.faulty.
+Each is the real torch vanilla GAN with one fault injected into train_step
+after `FAULT_AFTER_STEPS` good steps, so the fault happens mid-training.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import torch
+
+from implementations.api import BuildOptions
+from implementations.registry import register
+from implementations.spec import GanSpec, register_spec, vanilla_spec
+from implementations.torch.vanilla import VanillaGAN
+
+FAULT_AFTER_STEPS = 25
+
+
+class FaultyGAN(VanillaGAN):
+    fault = "none"
+
+    def __init__(self, spec: GanSpec, options: BuildOptions):
+        super().__init__(spec, options)
+        self.steps_done = 0
+
+    def train_step(self, images, labels, labelled_mask):
+        losses = super().train_step(images, labels, labelled_mask)
+        self.steps_done += 1
+        if self.steps_done > FAULT_AFTER_STEPS:
+            if self.fault == "raise":
+                raise RuntimeError("injected failure in train_step")
+            if self.fault == "nan":
+                return {**losses, "d_loss": torch.tensor(float("nan"))}
+            if self.fault == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if self.fault == "hang":
+                time.sleep(3600)
+        return losses
+
+
+def _builder(fault: str):
+    def build(spec: GanSpec, options: BuildOptions) -> FaultyGAN:
+        gan = FaultyGAN(spec, options)
+        gan.fault = fault
+        return gan
+
+    return build
+
+
+build_raise = _builder("raise")
+build_nan = _builder("nan")
+build_sigkill = _builder("sigkill")
+build_hang = _builder("hang")
+
+for _fault in ("raise", "nan", "sigkill", "hang"):
+    _variant = f"faulty_{_fault}"
+    register_spec(_variant, vanilla_spec)
+    register("torch", _variant, f"tests.plugins.faulty:build_{_fault}")
