@@ -146,7 +146,10 @@ def command_run(args: argparse.Namespace) -> int:
     results_dir = args.out or Path("results") / suite.name
     data_dir = str(args.data_dir) if args.data_dir else None
     executor = LocalExecutor(jobs=args.jobs, scratch_dir=results_dir / ".work")
-    print(f"suite {suite.name}: {len(suite.run_specs())} runs -> {results_dir}", file=sys.stderr)
+
+    def announce(todo: int, total: int) -> None:
+        print(f"suite {suite.name}: {todo} of {total} runs to do -> {results_dir}", file=sys.stderr)
+
     try:
         outcome = run_suite(
             suite,
@@ -155,6 +158,7 @@ def command_run(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             rerun=args.rerun,
             retry_failed=args.retry_failed,
+            on_start=announce,
         )
     except KeyboardInterrupt:
         print(

@@ -33,15 +33,18 @@ class SuiteOutcome:
 
 
 def preflight(suite: Suite, results_dir: Path, data_dir: str | None) -> None:
-    """Check, before anything trains, what would otherwise fail an hour in."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(results_dir, os.W_OK):
-        raise ConfigError(f"results folder {results_dir} is not writable")
+    """Check, before anything trains or is written, what would otherwise fail an hour in."""
     if suite.device == "cuda" and not _has_nvidia_gpu():
         raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
     # Loading the data once here reports a missing or bad data file now, and
     # fills the keras cache (a download) once instead of once per worker.
     load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"results folder {results_dir} cannot be created: {error}") from None
+    if not os.access(results_dir, os.W_OK):
+        raise ConfigError(f"results folder {results_dir} is not writable")
 
 
 def pending_specs(
@@ -64,12 +67,18 @@ def run_suite(
     rerun: bool = False,
     retry_failed: bool = False,
     on_row: Callable[[Row], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> SuiteOutcome:
-    """Run every pending run of the suite through the executor; rows land as they finish."""
+    """Run every pending run of the suite through the executor; rows land as they finish.
+
+    on_start(runs to do, runs in the suite) is called once the preflight passed.
+    """
     results_dir = Path(results_dir)
     preflight(suite, results_dir, data_dir)
     specs = suite.run_specs(data_dir)
     todo = pending_specs(specs, results_dir, rerun, retry_failed)
+    if on_start is not None:
+        on_start(len(todo), len(specs))
     commit = git_commit()
     futures = {executor.submit(spec): spec for spec in todo}
     ran = 0

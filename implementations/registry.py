@@ -103,3 +103,7 @@ def _load_plugins() -> None:
 
 for _framework in FRAMEWORKS:
     register(_framework, "vanilla", f"implementations.{_framework}.vanilla:build")
+
+# Plugins register at import, after the built-ins, so that everything that
+# imports the registry (the worker before it makes a spec) sees them.
+_load_plugins()

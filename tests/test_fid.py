@@ -39,8 +39,10 @@ def test_fid_of_feature_set_with_itself_is_zero_within_roundoff() -> None:
     rng = np.random.default_rng(10)
     features = rng.standard_normal((2000, 64)) @ rng.standard_normal((64, 64))
     trace = np.trace(np.cov(features, rowvar=False))
-    # Bound: the sqrt of each eigenvalue of S^2 carries ~eps * cond(S) relative error, so with
-    # cond(S) ~ 1e4 here the trace terms cancel to within ~64 * 1e4 * 2.2e-16 * tr(S) ~ 1e-10 tr(S).
+    # FID(a, a) = 2 tr(S) - 2 sum sqrt(eig(S^2)). eigvalsh errs by ~eps * lambda_max^2, which
+    # moves sqrt(lambda_i^2) by ~eps * lambda_max * cond(S) / 2; over D = 64 eigenvalues, with
+    # cond(S) ~ 2.4e3 here: <= 64 * 2.4e3 * 2.2e-16 / 2 * tr(S) ~ 2e-11 tr(S). Allow 1e-10 tr(S)
+    # (~4e-7; measured 1.6e-10). A wrong factor or term is off by ~tr(S) = 4e3.
     assert abs(fid_from_features(features, features)) <= 1e-10 * trace
 
 

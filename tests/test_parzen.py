@@ -1,6 +1,7 @@
 """Oracles for metrics.parzen: a naive per-point log-sum-exp, sklearn's exact KDE, and the
 Goodfellow 2014 protocol (sigma chosen on valid, reported on test, se = std / sqrt(N))."""
 
+import itertools
 import math
 
 import numpy as np
@@ -39,7 +40,9 @@ def test_parzen_matches_naive_per_point_logsumexp(sigma: float) -> None:
     samples, points = uniform(rng, 300, 20), uniform(rng, 40, 20)
     ours = parzen_log_likelihood_per_point(samples, points, sigma)
     assert ours.shape == (40,)
-    np.testing.assert_allclose(ours, naive_log_likelihood(samples, points, sigma), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        ours, naive_log_likelihood(samples, points, sigma), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("sigma", [0.1, 0.3])
@@ -47,27 +50,33 @@ def test_parzen_matches_kernel_density_per_point(sigma: float) -> None:
     rng = np.random.default_rng(1)
     samples, points = uniform(rng, 200, 3), uniform(rng, 50, 3)
     # rtol = atol = 0 (the defaults) make sklearn's tree sum exact.
-    sklearn_ll = KernelDensity(kernel="gaussian", bandwidth=sigma).fit(samples).score_samples(points)
+    sklearn_ll = (
+        KernelDensity(kernel="gaussian", bandwidth=sigma).fit(samples).score_samples(points)
+    )
     ours = parzen_log_likelihood_per_point(samples, points, sigma)
     np.testing.assert_allclose(ours, sklearn_ll, rtol=0, atol=1e-6)
 
 
 def test_parzen_chooses_sigma_with_best_validation_ll() -> None:
     rng = np.random.default_rng(2)
-    # Samples and held-out points from one blob: the best sigma is inside the grid, not at
-    # an end, so choosing the first, last or argmin sigma would fail this test.
+    # Valid comes from the samples' blob, so its best sigma is inside the grid (choosing the
+    # first, last or argmin sigma fails); test is wider, so choosing on test fails too.
     samples = 0.5 + 0.08 * rng.standard_normal((400, 2))
     valid = 0.5 + 0.08 * rng.standard_normal((100, 2))
-    test = 0.5 + 0.08 * rng.standard_normal((60, 2))
+    test = 0.5 + 0.3 * rng.standard_normal((60, 2))
     grid = tuple(np.logspace(-2.5, -0.5, 9))
     result = parzen_log_likelihood(samples, test, valid, sigmas=grid)
 
     naive_valid = [naive_log_likelihood(samples, valid, s).mean() for s in grid]
+    naive_test = [naive_log_likelihood(samples, test, s).mean() for s in grid]
     best = int(np.argmax(naive_valid))
     assert 0 < best < len(grid) - 1
+    assert best != int(np.argmax(naive_test))
     assert result.sigma == grid[best]
     np.testing.assert_allclose(result.valid_ll, naive_valid, rtol=0, atol=1e-6)
-    assert result.ll == pytest.approx(naive_log_likelihood(samples, test, grid[best]).mean(), abs=1e-6)
+    assert result.ll == pytest.approx(
+        naive_log_likelihood(samples, test, grid[best]).mean(), abs=1e-6
+    )
     assert result.sigmas == grid
     assert result.num_samples == 400
 
@@ -120,13 +129,24 @@ def test_parzen_chunking_gives_the_same_result_as_one_chunk(chunk_size: int) -> 
     np.testing.assert_allclose(chunked[0], naive_log_likelihood(samples, points, 0.1), atol=1e-6)
 
 
+def test_parzen_clamps_round_off_distances_so_a_sample_never_beats_the_kernel_peak() -> None:
+    # A point that is a sample has squared distance 0, but ||x||^2 - 2 x.x + ||x||^2 rounds to
+    # +-1e-13; unclamped, the negative ones put log p above its peak by ~1e-13 / (2 sigma^2).
+    points = uniform(np.random.default_rng(8), 200, 784)
+    sigma = 0.01
+    peak = -math.log(200) - 784 * math.log(sigma * math.sqrt(2 * math.pi))
+    ours = parzen_log_likelihood_per_point(points, points, sigma)
+    assert ours.max() <= peak + 1e-12
+    np.testing.assert_allclose(ours, peak, rtol=0, atol=1e-8)
+
+
 def test_parzen_ll_falls_as_test_points_move_away() -> None:
     rng = np.random.default_rng(7)
     samples = 0.3 + 0.05 * rng.standard_normal((300, 10))
     test = 0.3 + 0.05 * rng.standard_normal((50, 10))
     shifts = [0.0, 0.05, 0.1, 0.2, 0.4]
     lls = [parzen_log_likelihood_per_point(samples, test + shift, 0.1).mean() for shift in shifts]
-    assert all(near > far for near, far in zip(lls, lls[1:], strict=False))
+    assert all(near > far for near, far in itertools.pairwise(lls))
 
 
 def test_parzen_restores_tf32_setting_and_disables_it_while_computing(monkeypatch) -> None:

@@ -7,6 +7,7 @@ after `FAULT_AFTER_STEPS` good steps, so the fault happens mid-training.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -57,7 +58,14 @@ build_nan = _builder("nan")
 build_sigkill = _builder("sigkill")
 build_hang = _builder("hang")
 
+
+def _spec_builder(variant: str):
+    def make(image_shape, num_classes, preset):
+        return dataclasses.replace(vanilla_spec(image_shape, num_classes, preset), variant=variant)
+
+    return make
+
+
 for _fault in ("raise", "nan", "sigkill", "hang"):
-    _variant = f"faulty_{_fault}"
-    register_spec(_variant, vanilla_spec)
-    register("torch", _variant, f"tests.plugins.faulty:build_{_fault}")
+    register_spec(f"faulty_{_fault}", _spec_builder(f"faulty_{_fault}"))
+    register("torch", f"faulty_{_fault}", f"tests.plugins.faulty:build_{_fault}")

@@ -1,0 +1,44 @@
+"""Shared fixtures: the embedded data set, and how to run the CLI as a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.datasets import Dataset, load_dataset
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def digits() -> Dataset:
+    return load_dataset("digits")
+
+
+def cli_environment(plugins: bool = False) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    if plugins:
+        env["GANBENCH_PLUGINS"] = "tests.plugins.faulty"
+    else:
+        env.pop("GANBENCH_PLUGINS", None)
+    return env
+
+
+def run_cli(
+    *args: str, plugins: bool = False, timeout_s: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m bench ARGS` in a fresh process, as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd or REPO_ROOT,
+        env=cli_environment(plugins),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

@@ -1,0 +1,90 @@
+"""The command line as a user meets it: the smoke suite, list, env, and every bad input.
+
+Bad input ends in exactly one line on stderr that names the bad value and
+what is allowed, exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
+    out = tmp_path / "smoke"
+    done = run_cli("run", "--suite", "smoke", "--steps", "40", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    header = lines[0].split()
+    for column in ("variant", "framework", "images_per_s", "step_ms_p50", "status"):
+        assert column in header
+    table = [line.split() for line in lines[1:] if line.split()[-1:] == ["ok"]]
+    assert {(cells[0], cells[1]) for cells in table} == {("vanilla", "torch"), ("vanilla", "tf")}
+    assert lines[-1] == f"results: {out.resolve()}"
+    assert "vanilla/torch s0 b64" in done.stderr  # the progress bar of a run
+
+
+def test_list_shows_implementations_suites_and_data_sets():
+    done = run_cli("list")
+    assert done.returncode == 0
+    for text in ("vanilla/torch", "vanilla/tf", "smoke", "digits", "mnist", "cifar10"):
+        assert text in done.stdout
+
+
+def test_env_reports_versions_devices_and_threads():
+    done = run_cli("env")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for text in ("torch: 2.14.1", "tensorflow: 2.21", "cpu:", "torch threads:", "tensorflow GPUs:"):
+        assert text in done.stdout
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return str(path)
+
+
+BAD_INPUTS = [
+    # (arguments, or a suite file's text; what the one line must say)
+    (["run", "--only", "wgan"], "unknown name 'wgan'; allowed variants: vanilla"),
+    (["run", "--only", "jax"], "unknown name 'jax'"),
+    (["run", "--suite", "nightly"], "unknown suite 'nightly'; allowed: smoke"),
+    (["run", "--suite", "/no/such/suite.toml"], "suite file /no/such/suite.toml not found"),
+    (["run", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["run", "--steps", "ten"], "invalid int value: 'ten'"),
+    (["run", "--steps", "-5"], "steps = -5 leaves -25 timed steps"),
+    (["run", "--seeds", "a,b"], "--seeds 'a,b'; expected comma-separated integers"),
+    (["run", "--seeds", ","], "--seeds is empty"),
+    (["run", "--jobs", "0"], "--jobs 0; must be >= 1"),
+    (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["explode"], "invalid choice: 'explode'"),
+    ("stepz = 10\n", "unknown key 'stepz'; allowed: name, description"),
+    ('steps = "ten"\n', "steps = 'ten'; expected int"),
+    ("steps = [\n", "TOML syntax error"),
+    ("batch_sizes = [0]\n", "batch_sizes [0]: each must be > 0"),
+    ("seeds = []\n", "seeds is empty"),
+    ('variants = ["wgan"]\n', "variants: unknown value 'wgan'; allowed: vanilla"),
+    ('frameworks = ["jax"]\n', "frameworks: unknown value 'jax'; allowed: torch, tf"),
+    ('dataset = "imagenet"\n', "dataset: unknown value 'imagenet'; allowed: digits, mnist"),
+    ('precisions = ["fp8"]\n', "precisions: unknown value 'fp8'; allowed: fp32"),
+    ("timing_windows = 2\n", "timing_windows = 2; must be >= 5"),
+    ('dataset = "mnist"\n', "mnist"),  # with --data-dir pointing at an empty folder
+]
+
+
+@pytest.mark.parametrize("bad,expected", BAD_INPUTS, ids=lambda v: str(v)[:40])
+def test_bad_input_is_one_line_with_exit_status_2(tmp_path, bad, expected):
+    out = tmp_path / "out"
+    if isinstance(bad, list):
+        args = bad if "--suite" in bad or bad[0] != "run" else [*bad, "--out", str(out)]
+    else:
+        args = ["run", "--suite", write(tmp_path, bad), "--out", str(out)]
+        if "mnist" in bad:
+            (tmp_path / "empty").mkdir()
+            args += ["--data-dir", str(tmp_path / "empty")]
+    done = run_cli(*args, timeout_s=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert expected in done.stderr
+    assert not (out / "rows").exists()

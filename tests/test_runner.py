@@ -1,0 +1,160 @@
+"""The runner end to end, in real worker processes: faults become rows, suites resume.
+
+The faulty implementations come from tests/plugins/faulty.py (the torch
+vanilla GAN with a fault after 25 good steps), loaded into the workers
+through GANBENCH_PLUGINS exactly as an out-of-tree plugin would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.results import read_rows
+from tests.conftest import REPO_ROOT, cli_environment, run_cli
+
+FAST = """
+dataset = "digits"
+frameworks = ["torch"]
+steps = 40
+warmup_steps = 5
+timing_windows = 5
+spec_preset = "tiny"
+threads = 1
+"""
+
+
+def write_suite(folder: Path, name: str, variants: list[str], timeout_s: float = 300) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f"variants = {json.dumps(variants)}\ntimeout_s = {timeout_s}\n{FAST}")
+    return path
+
+
+def rows_by_variant(results: Path) -> dict[str, object]:
+    return {row.variant: row for row in read_rows(results)}
+
+
+def test_faults_become_rows_and_the_other_runs_finish(tmp_path):
+    suite = write_suite(
+        tmp_path, "faults", ["faulty_raise", "faulty_nan", "faulty_sigkill", "vanilla"]
+    )
+    results = tmp_path / "out"
+    done = run_cli("run", "--suite", str(suite), "--out", str(results), plugins=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = rows_by_variant(results)
+    assert rows["vanilla"].status == "ok" and rows["vanilla"].images_per_s > 0
+
+    assert rows["faulty_raise"].status == "failed"
+    assert rows["faulty_raise"].error == "RuntimeError: injected failure in train_step"
+    assert "train_step" in rows["faulty_raise"].traceback
+
+    diverged = rows["faulty_nan"]
+    assert diverged.status == "diverged"
+    assert diverged.diverged_step == 26  # 25 good steps, then NaN
+    assert "non-finite loss at step 26" in diverged.error
+    assert [h["step"] for h in diverged.history] == [5, 12, 19]  # kept what came before
+
+    assert rows["faulty_sigkill"].status == "killed"
+    assert rows["faulty_sigkill"].error == "worker killed by SIGKILL"
+    # The printed table has every run, failures included.
+    for variant in rows:
+        assert variant in done.stdout
+
+
+def test_a_hanging_run_is_stopped_at_timeout_s_and_the_suite_goes_on(tmp_path):
+    suite = write_suite(tmp_path, "hang", ["faulty_hang", "vanilla"], timeout_s=20)
+    results = tmp_path / "out"
+    done = run_cli("run", "--suite", str(suite), "--out", str(results), plugins=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = rows_by_variant(results)
+    assert rows["faulty_hang"].status == "timeout"
+    assert rows["faulty_hang"].error == "exceeded timeout_s = 20"
+    assert rows["vanilla"].status == "ok"
+
+
+def test_rerunning_a_suite_skips_finished_runs_and_rerun_forces_them(tmp_path):
+    suite = write_suite(tmp_path, "resume", ["vanilla"])
+    results = tmp_path / "out"
+    first = run_cli("run", "--suite", str(suite), "--out", str(results))
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "ran 1, kept 0" in first.stdout
+    row_files = sorted((results / "rows").glob("*.json"))
+    contents = [p.read_bytes() for p in row_files]
+
+    second = run_cli("run", "--suite", str(suite), "--out", str(results))
+    assert "ran 0, kept 1" in second.stdout
+    assert [p.read_bytes() for p in row_files] == contents
+
+    forced = run_cli("run", "--suite", str(suite), "--out", str(results), "--rerun")
+    assert "ran 1, kept 0" in forced.stdout
+    assert row_files[0].read_bytes() != contents[0]  # a new run: new timings, new time stamp
+
+
+def test_retry_failed_reruns_only_the_runs_that_did_not_succeed(tmp_path):
+    suite = write_suite(tmp_path, "retry", ["faulty_raise", "vanilla"])
+    results = tmp_path / "out"
+    run_cli("run", "--suite", str(suite), "--out", str(results), plugins=True)
+    retried = run_cli(
+        "run", "--suite", str(suite), "--out", str(results), "--retry-failed", plugins=True
+    )
+    assert "ran 1, kept 1" in retried.stdout
+
+
+def worker_pids(results: Path) -> list[int]:
+    """Live bench.worker processes working for this results folder."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "bench.worker" in command and str(results) in command:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_finished_rows(tmp_path):
+    suite = write_suite(tmp_path, "interrupt", ["vanilla", "faulty_hang"])
+    results = tmp_path / "out"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--suite", str(suite), "--out", str(results)],
+        cwd=REPO_ROOT,
+        env=cli_environment(plugins=True),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            list((results / "rows").glob("vanilla*.json")) and worker_pids(results)
+        ):
+            time.sleep(0.2)
+        assert worker_pids(results), "the hanging run never started"
+        driver.send_signal(signal.SIGINT)
+        _, stderr = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 130
+    assert "finished rows are kept" in stderr
+    assert [row.variant for row in read_rows(results)] == ["vanilla"]
+    assert worker_pids(results) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX-only")
+def test_no_temporary_file_is_left_or_read_as_a_row(tmp_path):
+    suite = write_suite(tmp_path, "tmpfiles", ["vanilla"])
+    results = tmp_path / "out"
+    run_cli("run", "--suite", str(suite), "--out", str(results))
+    (results / "rows" / ".vanilla-half-written.tmp").write_text('{"truncated": ')
+    assert [row.variant for row in read_rows(results)] == ["vanilla"]
+    assert not list((results / "rows").glob(".*.json"))
