@@ -284,6 +284,57 @@ def training_batches(
             yield images[chosen], labels[chosen], labelled_mask[chosen]
 
 
+def labelled_subset(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """`count` training indices whose labels a semi-supervised run may see, drawn once.
+
+    Balanced as in Salimans et al. 2016 (100 labels on MNIST = 10 per class):
+    count // K per class, the remainder from the classes in order. Sorted.
+    """
+    classes = np.unique(labels)
+    if not len(classes) <= count <= len(labels):
+        raise ValueError(
+            f"ssl_labels = {count}; must be between {len(classes)} (one per class) "
+            f"and {len(labels)} (the training set)"
+        )
+    rng = np.random.default_rng(seed)
+    per_class = [
+        count // len(classes) + (1 if i < count % len(classes) else 0) for i in range(len(classes))
+    ]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == label), size=size, replace=False)
+        for label, size in zip(classes, per_class, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def semi_supervised_batches(
+    images: np.ndarray,
+    labels: np.ndarray,
+    labelled: np.ndarray,
+    batch_size: int,
+    seed: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Batches whose first half is labelled examples, second half unlabelled images.
+
+    As in Salimans et al.'s code: every step sees a labelled minibatch
+    (cycling over the few labelled examples) and an unlabelled one drawn from
+    the whole training split. Labels outside `labelled` are replaced by -1
+    before they leave this function, so no other label can leak into training;
+    labelled_mask marks the first half.
+    """
+    if batch_size < 2 or batch_size % 2:
+        raise ValueError(f"batch size {batch_size}; a semi-supervised batch needs an even size")
+    half = batch_size // 2
+    hidden = np.full(len(labels), -1, dtype=np.int64)
+    hidden[labelled] = labels[labelled]
+    pool = np.tile(labelled, -(-half // len(labelled)))  # repeat the few labelled as needed
+    labelled_stream = training_batches(images[pool], hidden[pool], half, seed)
+    unlabelled_stream = training_batches(images, np.full(len(labels), -1), half, seed + 1)
+    mask = np.arange(batch_size) < half
+    for (x_l, y_l, _), (x_u, y_u, _) in zip(labelled_stream, unlabelled_stream, strict=True):
+        yield np.concatenate([x_l, x_u]), np.concatenate([y_l, y_u]), mask
+
+
 def _check_contract(dataset: Dataset) -> None:
     """Fail loudly on a file that parsed but breaks the contract (shape, range, labels)."""
     splits = ("train", "valid", "test")

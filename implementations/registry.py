@@ -101,8 +101,10 @@ def _load_plugins() -> None:
             importlib.import_module(name)
 
 
-for _framework in FRAMEWORKS:
-    register(_framework, "vanilla", f"implementations.{_framework}.vanilla:build")
+BUILT_IN_VARIANTS: tuple[str, ...] = ("vanilla", "conditional", "dcgan", "lsgan", "ssgan")
+for _variant in BUILT_IN_VARIANTS:
+    for _framework in FRAMEWORKS:
+        register(_framework, _variant, f"implementations.{_framework}.{_variant}:build")
 
 # Plugins register at import, after the built-ins, so that everything that
 # imports the registry (the worker before it makes a spec) sees them.

@@ -22,8 +22,9 @@ _NEGATIVE_EIGENVALUE_RTOL = 1e-4
 
 
 class RankDeficientCovarianceWarning(UserWarning):
-    """Fewer samples than feature dimensions: the covariance is singular and the FID
-    is biased (upwards, typically) and noisy; use N well above D (2048 for Inception)."""
+    """N <= D samples of D features: the covariance has rank <= N - 1 < D, so it is singular
+    and the FID is biased (upwards, typically) and noisy; use N well above D (2048 for
+    Inception pool3)."""
 
 
 def frechet_distance(

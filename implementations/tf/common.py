@@ -13,7 +13,19 @@ import numpy as np
 import tensorflow as tf
 
 from implementations.api import BuildOptions, UnsupportedOperationError, check_weights, latent_noise
-from implementations.spec import Adam, Dense, GanSpec, Layer, layer_inputs, weight_shapes
+from implementations.spec import (
+    Adam,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GanSpec,
+    Layer,
+    Reshape,
+    Shape,
+    network_shapes,
+    weight_shapes,
+)
 
 EVAL_CHUNK = 1024  # images per forward pass in sample() / discriminate(): bounds memory
 
@@ -38,49 +50,107 @@ def init_kernel(initializer: str, seed: int) -> keras.initializers.Initializer:
     raise ValueError(f"unknown initializer {initializer!r}")
 
 
-def activate(x: tf.Tensor, layer: Dense) -> tf.Tensor:
+def activate(x: tf.Tensor, layer: Layer) -> tf.Tensor:
     """The layer's activation, with every parameter taken from the spec."""
-    if layer.activation == "relu":
+    activation = getattr(layer, "activation", "linear")
+    if activation == "relu":
         return tf.nn.relu(x)
-    if layer.activation == "leaky_relu":
+    if activation == "leaky_relu":
         return tf.nn.leaky_relu(x, alpha=layer.leaky_slope)
-    if layer.activation == "tanh":
+    if activation == "tanh":
         return tf.tanh(x)
-    if layer.activation == "sigmoid":
+    if activation == "sigmoid":
         return tf.sigmoid(x)
     return x
 
 
-class SpecMLP:
-    """A stack of dense layers built from spec entries, named after them."""
+def make_module(
+    layer: Layer, input_shape: Shape, seeds: np.random.Generator
+) -> keras.layers.Layer | None:
+    """The Keras layer for one spec layer (None for reshapes), initialised from the spec."""
+    if isinstance(layer, Dense):
+        module = keras.layers.Dense(
+            layer.units,
+            use_bias=layer.use_bias,
+            kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
+            bias_initializer="zeros",
+            name=layer.name,
+        )
+    elif isinstance(layer, Conv):
+        # Padding is applied by hand around a "valid" convolution: see Conv in spec.py.
+        conv_class = keras.layers.Conv2DTranspose if layer.transpose else keras.layers.Conv2D
+        module = conv_class(
+            layer.filters,
+            layer.kernel,
+            strides=layer.stride,
+            padding="valid",
+            use_bias=layer.use_bias,
+            kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
+            bias_initializer="zeros",
+            name=layer.name,
+        )
+    elif isinstance(layer, BatchNorm):
+        module = keras.layers.BatchNormalization(
+            axis=-1,
+            momentum=layer.momentum,
+            epsilon=layer.eps,
+            gamma_initializer="ones",
+            beta_initializer="zeros",
+            name=layer.name,
+        )
+    else:
+        return None
+    module.build((None, *input_shape))
+    return module
 
-    def __init__(self, layers: tuple[Layer, ...], in_features: int, seeds: np.random.Generator):
+
+class SpecNet:
+    """A network built from spec layers, named after them.
+
+    Inputs, outputs and every map inside are NHWC, Keras's own layout, so
+    reshapes and flattens need no reordering here.
+    """
+
+    def __init__(self, layers: tuple[Layer, ...], input_shape: Shape, seeds: np.random.Generator):
         self.specs = layers
-        self.dense: dict[str, keras.layers.Dense] = {}
-        for layer, width_in in zip(layers, layer_inputs(in_features, layers), strict=True):
-            linear = keras.layers.Dense(
-                layer.units,
-                kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
-                bias_initializer="zeros",
-                name=layer.name,
-            )
-            linear.build((None, width_in))
-            self.dense[layer.name] = linear
+        self.layers: dict[str, keras.layers.Layer] = {}
+        for layer, layer_input, _ in network_shapes(layers, input_shape):
+            module = make_module(layer, layer_input, seeds)
+            if module is not None:
+                self.layers[layer.name] = module
 
-    def forward_with_features(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The output and the activations that feed the last layer."""
+    def forward_with_features(
+        self, x: tf.Tensor, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The output (NHWC) and the last layer's input, flattened in (H, W, C) order."""
         features = x
-        for layer in self.specs[:-1]:
-            features = activate(self.dense[layer.name](features), layer)
-        last = self.specs[-1]
-        return activate(self.dense[last.name](features), last), features
+        for layer in self.specs:
+            features = x
+            x = activate(self.apply_layer(layer, x, training), layer)
+        return x, tf.reshape(features, (tf.shape(features)[0], -1))
 
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return self.forward_with_features(x)[0]
+    def apply_layer(self, layer: Layer, x: tf.Tensor, training: bool) -> tf.Tensor:
+        if isinstance(layer, Reshape):
+            return tf.reshape(x, (-1, *layer.shape))
+        if isinstance(layer, Flatten):
+            return tf.reshape(x, (tf.shape(x)[0], -1))
+        if isinstance(layer, Conv) and layer.padding and not layer.transpose:
+            pad = layer.padding
+            x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        if isinstance(layer, BatchNorm):
+            return self.layers[layer.name](x, training=training)
+        y = self.layers[layer.name](x)
+        if isinstance(layer, Conv) and layer.padding and layer.transpose:
+            crop = layer.padding
+            y = y[:, crop:-crop, crop:-crop, :]
+        return y
+
+    def __call__(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return self.forward_with_features(x, training)[0]
 
     @property
     def trainable_variables(self) -> list[tf.Variable]:
-        return [v for linear in self.dense.values() for v in linear.trainable_variables]
+        return [v for module in self.layers.values() for v in module.trainable_variables]
 
 
 def make_adam(variables: list[tf.Variable], settings: Adam) -> keras.optimizers.Adam:
@@ -107,8 +177,10 @@ class TfGAN:
         self.device = resolve_device(options.device)
         init_generator = np.random.default_rng(options.seed)
         with tf.device(self.device):
-            self.generator = SpecMLP(spec.generator, spec.latent_dim, init_generator)
-            self.discriminator = SpecMLP(spec.discriminator, spec.image_size, init_generator)
+            self.generator = SpecNet(spec.generator, spec.generator_input, init_generator)
+            self.discriminator = SpecNet(
+                spec.discriminator, spec.discriminator_input, init_generator
+            )
             self.g_optimizer = make_adam(self.generator.trainable_variables, spec.g_optimizer)
             self.d_optimizer = make_adam(self.discriminator.trainable_variables, spec.d_optimizer)
             # The training noise stream lives on the device: no host copy per step.
@@ -157,29 +229,51 @@ class TfGAN:
         if self.device != "/CPU:0":
             tf.test.experimental.sync_devices()
 
+    def generator_input(self, z: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor:
+        """What the generator's first layer sees; conditional variants add the label."""
+        return z
+
+    def discriminator_input(self, images: tf.Tensor, labels: tf.Tensor | None) -> tf.Tensor:
+        """What the discriminator's first layer sees; conditional variants add the label."""
+        return images
+
     def sample(self, n: int, labels: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
         z_all = latent_noise(n, self.spec.latent_dim, seed)
         chunks = []
         with tf.device(self.device):
             for start in range(0, n, EVAL_CHUNK):
                 z = tf.constant(z_all[start : start + EVAL_CHUNK])
-                chunks.append(self.generator(z).numpy())
-        flat = np.concatenate(chunks) if chunks else np.zeros((0, self.spec.image_size))
-        return flat.reshape((n, *self.spec.image_shape)).astype(np.float32)
+                chunk_labels = (
+                    None if labels is None else self._labels(labels[start : start + EVAL_CHUNK])
+                )
+                chunks.append(self.generator(self.generator_input(z, chunk_labels)).numpy())
+        if not chunks:
+            return np.zeros((0, *self.spec.image_shape), dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32)
 
-    def _discriminator_outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, features = [], []
+    def _discriminator_outputs(
+        self, images: np.ndarray, labels: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        outputs, features = [], []
         with tf.device(self.device):
             for start in range(0, len(images), EVAL_CHUNK):
                 chunk = np.asarray(images[start : start + EVAL_CHUNK], dtype=np.float32)
-                x = tf.constant(chunk.reshape(len(chunk), -1))
-                chunk_logits, chunk_features = self.discriminator.forward_with_features(x)
-                logits.append(chunk_logits.numpy())
+                x = tf.constant(chunk)
+                chunk_labels = (
+                    None if labels is None else self._labels(labels[start : start + EVAL_CHUNK])
+                )
+                chunk_outputs, chunk_features = self.discriminator.forward_with_features(
+                    self.discriminator_input(x, chunk_labels)
+                )
+                outputs.append(chunk_outputs.numpy())
                 features.append(chunk_features.numpy())
-        return np.concatenate(logits), np.concatenate(features)
+        return np.concatenate(outputs), np.concatenate(features)
+
+    def _labels(self, labels: np.ndarray) -> tf.Tensor:
+        return tf.constant(np.asarray(labels, dtype=np.int64))
 
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        return self._discriminator_outputs(images)[0].reshape(-1)
+        return self._discriminator_outputs(images, labels)[0].reshape(-1)
 
     def discriminator_features(self, images: np.ndarray) -> np.ndarray:
         return self._discriminator_outputs(images)[1]
@@ -195,27 +289,26 @@ class TfGAN:
             ),
         }
 
-    def _named_dense(self) -> Iterator[tuple[str, keras.layers.Dense]]:
+    def _named_modules(self) -> Iterator[tuple[str, keras.layers.Layer]]:
         for network_name, network in (
             ("generator", self.generator),
             ("discriminator", self.discriminator),
         ):
-            for layer_name, linear in network.dense.items():
-                yield f"{network_name}.{layer_name}", linear
+            for layer_name, module in network.layers.items():
+                yield f"{network_name}.{layer_name}", module
 
     def get_weights(self) -> dict[str, np.ndarray]:
         weights = {}
-        for key, linear in self._named_dense():
-            # Keras keeps (in, out), which is the neutral layout.
-            weights[f"{key}.kernel"] = linear.kernel.numpy().copy()
-            weights[f"{key}.bias"] = linear.bias.numpy().copy()
+        for key, module in self._named_modules():
+            for param, variable in neutral_parameters(module).items():
+                weights[f"{key}.{param}"] = variable.numpy().copy()
         return weights
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         check_weights(weights, weight_shapes(self.spec))
-        for key, linear in self._named_dense():
-            linear.kernel.assign(np.asarray(weights[f"{key}.kernel"], dtype=np.float32))
-            linear.bias.assign(np.asarray(weights[f"{key}.bias"], dtype=np.float32))
+        for key, module in self._named_modules():
+            for param, variable in neutral_parameters(module).items():
+                variable.assign(np.asarray(weights[f"{key}.{param}"], dtype=np.float32))
 
     def device_name(self) -> str:
         if self.device == "/CPU:0":
@@ -227,3 +320,18 @@ class TfGAN:
         if self.device == "/CPU:0":
             return None
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
+def neutral_parameters(module: keras.layers.Layer) -> dict[str, tf.Variable]:
+    """A layer's variables in the neutral layout, which is Keras's own: no reordering."""
+    if isinstance(module, keras.layers.BatchNormalization):
+        return {
+            "gamma": module.gamma,
+            "beta": module.beta,
+            "moving_mean": module.moving_mean,
+            "moving_variance": module.moving_variance,
+        }
+    params = {"kernel": module.kernel}
+    if module.bias is not None:
+        params["bias"] = module.bias
+    return params

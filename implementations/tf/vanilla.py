@@ -33,32 +33,45 @@ def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 class VanillaGAN(TfGAN):
-    """MLP generator and discriminator trained with the non-saturating loss."""
+    """Generator and discriminator trained with the non-saturating loss.
+
+    dcgan, lsgan and conditional reuse this train_step: they change the
+    networks (spec), the losses (the two class attributes) or what the
+    networks see (generator_input / discriminator_input).
+    """
+
+    d_loss_function = staticmethod(discriminator_loss)
+    g_loss_function = staticmethod(generator_loss)
 
     def train_step_graph(
         self, images: tf.Tensor, labels: tf.Tensor, labelled_mask: tf.Tensor
     ) -> dict[str, tf.Tensor]:
         batch_size = tf.shape(images)[0]
-        real = tf.reshape(images, (batch_size, -1))
+        real_input = self.discriminator_input(images, labels)
         d_variables = self.discriminator.trainable_variables
         g_variables = self.generator.trainable_variables
         # Discriminator: k steps on the same real batch, fresh z each time.
         for _ in range(self.spec.d_steps_per_g_step):
-            fake = tf.stop_gradient(self.generator(self.noise(batch_size)))
-            with tf.GradientTape() as tape:
-                real_logits = self.discriminator(real)
-                fake_logits = self.discriminator(fake)
-                d_loss = discriminator_loss(real_logits, fake_logits)
-            self.d_optimizer.apply_gradients(
-                zip(tape.gradient(d_loss, d_variables), d_variables, strict=True)
+            fake = tf.stop_gradient(
+                self.generator(self.generator_input(self.noise(batch_size), labels), training=True)
             )
+            with tf.GradientTape() as tape:
+                real_logits = self.discriminator(real_input, training=True)
+                fake_logits = self.discriminator(
+                    self.discriminator_input(fake, labels), training=True
+                )
+                d_loss = self.d_loss_function(real_logits, fake_logits)
+            d_gradients = tape.gradient(d_loss, d_variables)
+            self.d_optimizer.apply_gradients(zip(d_gradients, d_variables, strict=True))
         # Generator: one step through a frozen discriminator.
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(self.noise(batch_size)))
-            g_loss = generator_loss(fake_logits)
-        self.g_optimizer.apply_gradients(
-            zip(tape.gradient(g_loss, g_variables), g_variables, strict=True)
-        )
+            fake = self.generator(
+                self.generator_input(self.noise(batch_size), labels), training=True
+            )
+            fake_logits = self.discriminator(self.discriminator_input(fake, labels), training=True)
+            g_loss = self.g_loss_function(fake_logits)
+        g_gradients = tape.gradient(g_loss, g_variables)
+        self.g_optimizer.apply_gradients(zip(g_gradients, g_variables, strict=True))
         return {"d_loss": d_loss, "g_loss": g_loss}
 
 

@@ -14,7 +14,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from implementations.api import BuildOptions, UnsupportedOperationError, check_weights, latent_noise
-from implementations.spec import Adam, Dense, GanSpec, Layer, layer_inputs, weight_shapes
+from implementations.spec import (
+    Adam,
+    BatchNorm,
+    Conv,
+    Dense,
+    Flatten,
+    GanSpec,
+    Layer,
+    Reshape,
+    Shape,
+    network_shapes,
+    weight_shapes,
+)
 
 EVAL_CHUNK = 1024  # images per forward pass in sample() / discriminate(): bounds memory
 
@@ -29,6 +41,8 @@ def resolve_device(device: str) -> torch.device:
 def init_kernel(kernel: torch.Tensor, initializer: str, generator: torch.Generator) -> None:
     """Initialise a kernel from the spec's named distribution (not torch's default)."""
     if initializer == "glorot_uniform":
+        # torch computes fans from dims 0 and 1 of (out, in, kh, kw) conv kernels, as Keras
+        # does from (kh, kw, in, out): fan = channels * receptive field, the same law.
         nn.init.xavier_uniform_(kernel, generator=generator)
     elif initializer == "normal_0.02":
         nn.init.normal_(kernel, 0.0, 0.02, generator=generator)
@@ -36,42 +50,86 @@ def init_kernel(kernel: torch.Tensor, initializer: str, generator: torch.Generat
         raise ValueError(f"unknown initializer {initializer!r}")
 
 
-def activate(x: torch.Tensor, layer: Dense) -> torch.Tensor:
+def activate(x: torch.Tensor, layer: Layer) -> torch.Tensor:
     """The layer's activation, with every parameter taken from the spec."""
-    if layer.activation == "relu":
+    activation = getattr(layer, "activation", "linear")
+    if activation == "relu":
         return F.relu(x)
-    if layer.activation == "leaky_relu":
+    if activation == "leaky_relu":
         return F.leaky_relu(x, negative_slope=layer.leaky_slope)
-    if layer.activation == "tanh":
+    if activation == "tanh":
         return torch.tanh(x)
-    if layer.activation == "sigmoid":
+    if activation == "sigmoid":
         return torch.sigmoid(x)
     return x
 
 
-class SpecMLP(nn.Module):
-    """A stack of dense layers built from spec entries, named after them."""
+def make_module(layer: Layer, input_shape: Shape, generator: torch.Generator) -> nn.Module | None:
+    """The torch module for one spec layer (None for reshapes), initialised from the spec."""
+    if isinstance(layer, Dense):
+        module = nn.Linear(input_shape[0], layer.units, bias=layer.use_bias)
+    elif isinstance(layer, Conv):
+        conv_class = nn.ConvTranspose2d if layer.transpose else nn.Conv2d
+        module = conv_class(
+            input_shape[-1],
+            layer.filters,
+            kernel_size=layer.kernel,
+            stride=layer.stride,
+            padding=layer.padding,
+            bias=layer.use_bias,
+        )
+    elif isinstance(layer, BatchNorm):
+        norm_class = nn.BatchNorm1d if len(input_shape) == 1 else nn.BatchNorm2d
+        # Keyword arguments: the second positional argument of BatchNorm is eps.
+        return norm_class(input_shape[-1], eps=layer.eps, momentum=1.0 - layer.momentum)
+    else:
+        return None
+    init_kernel(module.weight, layer.initializer, generator)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+    return module
 
-    def __init__(self, layers: tuple[Layer, ...], in_features: int, generator: torch.Generator):
+
+class SpecNet(nn.Module):
+    """A network built from spec layers, named after them.
+
+    Inputs and outputs are logical NHWC like the spec; inside, maps are NCHW
+    as torch's convolutions want them, converted at reshapes and flattens so
+    that dense kernels see features in the spec's (H, W, C) order.
+    """
+
+    def __init__(self, layers: tuple[Layer, ...], input_shape: Shape, generator: torch.Generator):
         super().__init__()
         self.specs = layers
-        self.dense = nn.ModuleDict()
-        for layer, width_in in zip(layers, layer_inputs(in_features, layers), strict=True):
-            linear = nn.Linear(width_in, layer.units)
-            init_kernel(linear.weight, layer.initializer, generator)
-            nn.init.zeros_(linear.bias)
-            self.dense[layer.name] = linear
+        self.layers = nn.ModuleDict()
+        for layer, layer_input, _ in network_shapes(layers, input_shape):
+            module = make_module(layer, layer_input, generator)
+            if module is not None:
+                self.layers[layer.name] = module
 
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The output and the activations that feed the last layer."""
+        """The output (NHWC) and the last layer's input, flattened in (H, W, C) order."""
+        if x.dim() == 4:
+            x = x.permute(0, 3, 1, 2)
         features = x
-        for layer in self.specs[:-1]:
-            features = activate(self.dense[layer.name](features), layer)
-        last = self.specs[-1]
-        return activate(self.dense[last.name](features), last), features
+        for layer in self.specs:
+            features = x
+            x = activate(self.apply_layer(layer, x), layer)
+        return _to_nhwc(x), _to_nhwc(features).flatten(1)
+
+    def apply_layer(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(layer, Reshape):
+            return x.reshape(-1, *layer.shape).permute(0, 3, 1, 2)
+        if isinstance(layer, Flatten):
+            return _to_nhwc(x).flatten(1)
+        return self.layers[layer.name](x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_features(x)[0]
+
+
+def _to_nhwc(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
 
 
 def make_adam(parameters: Iterator[nn.Parameter], settings: Adam) -> torch.optim.Adam:
@@ -95,10 +153,12 @@ class TorchGAN:
         self.options = options
         self.device = resolve_device(options.device)
         init_generator = torch.Generator().manual_seed(options.seed)
-        self.generator = SpecMLP(spec.generator, spec.latent_dim, init_generator).to(self.device)
-        self.discriminator = SpecMLP(spec.discriminator, spec.image_size, init_generator).to(
+        self.generator = SpecNet(spec.generator, spec.generator_input, init_generator).to(
             self.device
         )
+        self.discriminator = SpecNet(
+            spec.discriminator, spec.discriminator_input, init_generator
+        ).to(self.device)
         self.g_optimizer = make_adam(self.generator.parameters(), spec.g_optimizer)
         self.d_optimizer = make_adam(self.discriminator.parameters(), spec.d_optimizer)
         # The training noise stream lives on the device: no host copy per step.
@@ -134,6 +194,16 @@ class TorchGAN:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def generator_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """What the generator's first layer sees; conditional variants add the label."""
+        return z
+
+    def discriminator_input(
+        self, images: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """What the discriminator's first layer sees; conditional variants add the label."""
+        return images
+
     @torch.no_grad()
     def sample(self, n: int, labels: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
         z_all = latent_noise(n, self.spec.latent_dim, seed)
@@ -141,26 +211,40 @@ class TorchGAN:
         chunks = []
         for start in range(0, n, EVAL_CHUNK):
             z = torch.from_numpy(z_all[start : start + EVAL_CHUNK]).to(self.device)
-            chunks.append(self.generator(z).cpu().numpy())
+            chunk_labels = (
+                None if labels is None else self._labels(labels[start : start + EVAL_CHUNK])
+            )
+            chunks.append(self.generator(self.generator_input(z, chunk_labels)).cpu().numpy())
         self.generator.train()
-        flat = np.concatenate(chunks) if chunks else np.zeros((0, self.spec.image_size))
-        return flat.reshape((n, *self.spec.image_shape)).astype(np.float32)
+        if not chunks:
+            return np.zeros((0, *self.spec.image_shape), dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32)
 
     @torch.no_grad()
-    def _discriminator_outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _discriminator_outputs(
+        self, images: np.ndarray, labels: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         self.discriminator.eval()
-        logits, features = [], []
+        outputs, features = [], []
         for start in range(0, len(images), EVAL_CHUNK):
             chunk = np.asarray(images[start : start + EVAL_CHUNK], dtype=np.float32)
-            x = torch.from_numpy(chunk.reshape(len(chunk), -1)).to(self.device)
-            chunk_logits, chunk_features = self.discriminator.forward_with_features(x)
-            logits.append(chunk_logits.cpu().numpy())
+            x = torch.from_numpy(chunk).to(self.device)
+            chunk_labels = (
+                None if labels is None else self._labels(labels[start : start + EVAL_CHUNK])
+            )
+            chunk_outputs, chunk_features = self.discriminator.forward_with_features(
+                self.discriminator_input(x, chunk_labels)
+            )
+            outputs.append(chunk_outputs.cpu().numpy())
             features.append(chunk_features.cpu().numpy())
         self.discriminator.train()
-        return np.concatenate(logits), np.concatenate(features)
+        return np.concatenate(outputs), np.concatenate(features)
+
+    def _labels(self, labels: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(self.device)
 
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        return self._discriminator_outputs(images)[0].reshape(-1)
+        return self._discriminator_outputs(images, labels)[0].reshape(-1)
 
     def discriminator_features(self, images: np.ndarray) -> np.ndarray:
         return self._discriminator_outputs(images)[1]
@@ -176,28 +260,27 @@ class TorchGAN:
             ),
         }
 
-    def _named_dense(self) -> Iterator[tuple[str, nn.Linear]]:
+    def _named_modules(self) -> Iterator[tuple[str, nn.Module]]:
         for network_name, network in (
             ("generator", self.generator),
             ("discriminator", self.discriminator),
         ):
-            for layer_name, linear in network.dense.items():
-                yield f"{network_name}.{layer_name}", linear
+            for layer_name, module in network.layers.items():
+                yield f"{network_name}.{layer_name}", module
 
     def get_weights(self) -> dict[str, np.ndarray]:
         weights = {}
-        for key, linear in self._named_dense():
-            # torch keeps (out, in); the neutral layout is Keras's (in, out).
-            weights[f"{key}.kernel"] = linear.weight.detach().cpu().numpy().T.copy()
-            weights[f"{key}.bias"] = linear.bias.detach().cpu().numpy().copy()
+        for key, module in self._named_modules():
+            for param, tensor in neutral_parameters(module).items():
+                weights[f"{key}.{param}"] = tensor.detach().cpu().numpy().copy()
         return weights
 
     @torch.no_grad()
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         check_weights(weights, weight_shapes(self.spec))
-        for key, linear in self._named_dense():
-            linear.weight.copy_(torch.from_numpy(np.asarray(weights[f"{key}.kernel"]).T))
-            linear.bias.copy_(torch.from_numpy(np.asarray(weights[f"{key}.bias"])))
+        for key, module in self._named_modules():
+            for param, tensor in neutral_parameters(module).items():
+                tensor.copy_(torch.from_numpy(np.asarray(weights[f"{key}.{param}"])))
 
     def device_name(self) -> str:
         if self.device.type != "cuda":
@@ -208,3 +291,27 @@ class TorchGAN:
         if self.device.type != "cuda":
             return None
         return torch.cuda.max_memory_allocated(self.device) / 2**20
+
+
+def neutral_parameters(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's parameters as views in the neutral (Keras) layout; writing them writes the module.
+
+    torch keeps a dense kernel as (out, in), a convolution kernel as
+    (out, in, kh, kw) and a transposed one as (in, out, kh, kw); Keras keeps
+    (in, out), (kh, kw, in, out) and (kh, kw, out, in): one transpose each.
+    """
+    if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+        return {
+            "gamma": module.weight,
+            "beta": module.bias,
+            "moving_mean": module.running_mean,
+            "moving_variance": module.running_var,
+        }
+    if isinstance(module, nn.Linear):
+        kernel = module.weight.T
+    else:  # Conv2d and ConvTranspose2d alike
+        kernel = module.weight.permute(2, 3, 1, 0)
+    params = {"kernel": kernel}
+    if module.bias is not None:
+        params["bias"] = module.bias
+    return params

@@ -28,27 +28,36 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 class VanillaGAN(TorchGAN):
-    """MLP generator and discriminator trained with the non-saturating loss."""
+    """Generator and discriminator trained with the non-saturating loss.
+
+    dcgan, lsgan and conditional reuse this train_step: they change the
+    networks (spec), the losses (the two class attributes) or what the
+    networks see (generator_input / discriminator_input).
+    """
+
+    d_loss_function = staticmethod(discriminator_loss)
+    g_loss_function = staticmethod(generator_loss)
 
     def train_step(
         self, images: torch.Tensor, labels: torch.Tensor, labelled_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         batch_size = images.shape[0]
-        real = images.reshape(batch_size, -1)
+        real_input = self.discriminator_input(images, labels)
         # Discriminator: k steps on the same real batch, fresh z each time.
         for _ in range(self.spec.d_steps_per_g_step):
             with torch.no_grad():
-                fake = self.g_forward(self.noise(batch_size))
-            real_logits = self.d_forward(real)
-            fake_logits = self.d_forward(fake)
-            d_loss = discriminator_loss(real_logits, fake_logits)
+                fake = self.g_forward(self.generator_input(self.noise(batch_size), labels))
+            real_logits = self.d_forward(real_input)
+            fake_logits = self.d_forward(self.discriminator_input(fake, labels))
+            d_loss = self.d_loss_function(real_logits, fake_logits)
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
         # Generator: one step through a frozen discriminator.
         self.discriminator.requires_grad_(False)
-        fake_logits = self.d_forward(self.g_forward(self.noise(batch_size)))
-        g_loss = generator_loss(fake_logits)
+        fake = self.g_forward(self.generator_input(self.noise(batch_size), labels))
+        fake_logits = self.d_forward(self.discriminator_input(fake, labels))
+        g_loss = self.g_loss_function(fake_logits)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_optimizer.step()
