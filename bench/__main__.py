@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(frameworks: {', '.join(FRAMEWORKS)})",
     )
     run.add_argument("--device", choices=["cpu", "cuda"], help="override the suite's device")
-    run.add_argument("--steps", type=int, help="override training steps per run (warm-up included)")
+    run.add_argument(
+        "--steps",
+        type=int,
+        help="steps of every run (warm-up included); replaces steps and variant_steps",
+    )
     run.add_argument("--seeds", help="override seeds, comma-separated, e.g. 0,1,2")
     run.add_argument("--out", type=Path, help="results folder (default: results/SUITE)")
     run.add_argument("--data-dir", type=Path, help="folder holding the data set's standard files")
@@ -96,7 +100,7 @@ def suite_with_overrides(args: argparse.Namespace) -> Suite:
     if args.device:
         changes["device"] = args.device
     if args.steps is not None:
-        changes["steps"] = args.steps
+        changes.update(steps=args.steps, variant_steps={})  # one count for every variant
     if args.seeds is not None:
         changes["seeds"] = _parse_seeds(args.seeds)
     if args.jobs < 1:

@@ -42,10 +42,13 @@ class Suite:
     compile_modes: tuple[str, ...] = ("default",)  # "default" and/or "compiled"
     device: str = "cpu"  # "cpu" or "cuda"
     steps: int = 300  # training steps per run, warm-up included
+    # per-variant step counts that replace `steps`, e.g. {dcgan = 60} for slow convolutional nets
+    variant_steps: dict[str, int] = field(default_factory=dict)
     warmup_steps: int = 20  # first steps, untimed: their time is compile_s
     timing_windows: int = 10  # timed steps are split into this many windows (>= 5)
     spec_preset: str = "paper"  # "paper" widths, or "tiny" for fast checks
     threads: int = 2  # CPU threads per run, set in both frameworks
+    ssl_labels: int = 100  # labelled training examples a semi-supervised variant may see
     timeout_s: float = 1800.0  # wall-clock limit of one run, seconds
 
     def __post_init__(self) -> None:
@@ -65,12 +68,13 @@ class Suite:
                 precision=precision,
                 compile=compile_mode,
                 device=self.device,
-                steps=self.steps,
+                steps=self.variant_steps.get(variant, self.steps),
                 warmup_steps=self.warmup_steps,
                 timing_windows=self.timing_windows,
                 spec_preset=self.spec_preset,
                 threads=self.threads,
                 timeout_s=self.timeout_s,
+                ssl_labels=self.ssl_labels,
                 data_dir=data_dir,
             )
             for variant, framework, batch_size, precision, compile_mode, seed in itertools.product(
@@ -103,6 +107,7 @@ class RunSpec:
     spec_preset: str
     threads: int
     timeout_s: float
+    ssl_labels: int
     data_dir: str | None = field(default=None)
 
     @property
@@ -110,7 +115,8 @@ class RunSpec:
         """A file-safe name that is the same whenever the same run is asked for."""
         return (
             f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
-            f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}-s{self.seed}"
+            f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}"
+            f"-l{self.ssl_labels}-s{self.seed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,13 +192,16 @@ def _validate(suite: Suite) -> None:
         raise ConfigError(f"timing_windows = {suite.timing_windows}; must be >= 5")
     if suite.warmup_steps < 1:
         raise ConfigError(f"warmup_steps = {suite.warmup_steps}; must be >= 1")
-    timed_steps = suite.steps - suite.warmup_steps
-    if timed_steps < suite.timing_windows:
-        raise ConfigError(
-            f"steps = {suite.steps} leaves {timed_steps} timed steps after "
-            f"{suite.warmup_steps} warm-up steps; need at least timing_windows = "
-            f"{suite.timing_windows}"
-        )
+    _check_choices("variant_steps", list(suite.variant_steps), variants())
+    _check_positive("ssl_labels", suite.ssl_labels)
+    for name, steps in [("steps", suite.steps), *suite.variant_steps.items()]:
+        timed_steps = steps - suite.warmup_steps
+        if timed_steps < suite.timing_windows:
+            raise ConfigError(
+                f"{name} = {steps} leaves {timed_steps} timed steps after "
+                f"{suite.warmup_steps} warm-up steps; need at least timing_windows = "
+                f"{suite.timing_windows}"
+            )
     if not suite.name or "/" in suite.name or suite.name.startswith("."):
         raise ConfigError(f"suite name {suite.name!r} must be a plain folder name")
 
@@ -208,12 +217,16 @@ def _check_types(suite: Suite) -> None:
         "warmup_steps": int,
         "timing_windows": int,
         "threads": int,
+        "ssl_labels": int,
         "timeout_s": (int, float),
+        "variant_steps": dict,
     }
     for name, kind in expected.items():
         value = getattr(suite, name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{name} = {value!r}; expected {_type_name(kind)}")
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
+        raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}
     for name in TUPLE_FIELDS:
         value = getattr(suite, name)

@@ -50,6 +50,9 @@ class Row:
     device_name: str | None = None
     compile_detail: str | None = None  # what "compile" meant in this framework
     threads: int | None = None
+    # semi-supervised runs: how many labels, and which training images carried them
+    ssl_labels: int | None = None
+    ssl_labelled_indices: list[int] = field(default_factory=list)
     # speed (bench.timing)
     images_per_s: float | None = None  # median over timing windows
     images_per_s_windows: list[float] = field(default_factory=list)

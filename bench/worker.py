@@ -25,7 +25,12 @@ from typing import Any
 from tqdm import tqdm
 
 from bench.config import RunSpec
-from bench.datasets import load_dataset, training_batches
+from bench.datasets import (
+    labelled_subset,
+    load_dataset,
+    semi_supervised_batches,
+    training_batches,
+)
 from bench.provenance import cpu_name, hostname, package_versions, utc_now
 from bench.results import Row, write_row_file
 from bench.timing import DivergedError, TrainingMeasurement, measure_training
@@ -104,9 +109,17 @@ def _train(spec: RunSpec, fields: dict[str, Any]) -> None:
         params_generator=params["generator"],
         params_discriminator=params["discriminator"],
     )
-    batches = training_batches(
-        dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
-    )
+    if gan_spec.loss == "semi_supervised":
+        # The labelled few are drawn once, recorded, and the only labels training sees.
+        labelled = labelled_subset(dataset.train_labels, spec.ssl_labels, seed=spec.seed)
+        fields.update(ssl_labels=spec.ssl_labels, ssl_labelled_indices=labelled.tolist())
+        batches = semi_supervised_batches(
+            dataset.train_images, dataset.train_labels, labelled, spec.batch_size, spec.seed
+        )
+    else:
+        batches = training_batches(
+            dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
+        )
     label = f"{spec.variant}/{spec.framework} s{spec.seed} b{spec.batch_size}"
     with tqdm(total=spec.steps, desc=label, unit="step", file=sys.stderr) as bar:
 

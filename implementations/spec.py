@@ -201,6 +201,7 @@ class GanSpec:
     g_optimizer: Adam = field(default_factory=Adam)
     d_optimizer: Adam = field(default_factory=Adam)
     d_steps_per_g_step: int = 1  # k in Goodfellow et al. 2014, Algorithm 1
+    label_scale: float = 1.0  # conditional: the one-hot label is multiplied by this when joined
     preset: str = "paper"
 
     def __post_init__(self) -> None:
@@ -306,6 +307,13 @@ def conditional_spec(image_shape: ImageShape, num_classes: int, preset: str = "p
     before joining them; here the one-hot label is concatenated to the input
     of each network, the form most reimplementations use, and the widths are
     vanilla's so the report isolates the effect of conditioning.
+
+    The one-hot is scaled by 10 when joined. Adam moves every weight by about
+    the learning rate whatever its input, so a single 1 among 784 pixel inputs
+    makes the label pathway learn slowly: measured on digits (tiny widths, 2000
+    steps, 3 seeds), scale 1 left G ignoring the label (samples classified as
+    the asked-for digit 10-11% of the time, chance) while scale 10 gave 97-100%.
+    A learned label embedding (PyTorch-GAN's cgan) does the same job.
     """
     base = vanilla_spec(image_shape, num_classes, preset)
     return GanSpec(
@@ -318,6 +326,7 @@ def conditional_spec(image_shape: ImageShape, num_classes: int, preset: str = "p
         discriminator_input=(math.prod(image_shape) + num_classes,),
         discriminator=base.discriminator[1:],  # the variant flattens x before joining y
         loss="non_saturating_bce",
+        label_scale=10.0,
         preset=preset,
     )
 

@@ -11,16 +11,20 @@ import pytest
 from tests.conftest import run_cli
 
 
+@pytest.mark.slow
 def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
     out = tmp_path / "smoke"
-    done = run_cli("run", "--suite", "smoke", "--steps", "40", "--out", str(out))
+    done = run_cli("run", "--suite", "smoke", "--steps", "30", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     header = lines[0].split()
     for column in ("variant", "framework", "images_per_s", "step_ms_p50", "status"):
         assert column in header
     table = [line.split() for line in lines[1:] if line.split()[-1:] == ["ok"]]
-    assert {(cells[0], cells[1]) for cells in table} == {("vanilla", "torch"), ("vanilla", "tf")}
+    variants = ("conditional", "dcgan", "lsgan", "ssgan", "vanilla")
+    assert {(cells[0], cells[1]) for cells in table} == {
+        (variant, framework) for variant in variants for framework in ("torch", "tf")
+    }
     assert lines[-1] == f"results: {out.resolve()}"
     assert "vanilla/torch s0 b64" in done.stderr  # the progress bar of a run
 
@@ -28,7 +32,9 @@ def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
 def test_list_shows_implementations_suites_and_data_sets():
     done = run_cli("list")
     assert done.returncode == 0
-    for text in ("vanilla/torch", "vanilla/tf", "smoke", "digits", "mnist", "cifar10"):
+    implementations = [line.strip() for line in done.stdout.splitlines() if "/" in line]
+    assert len(implementations) == 10
+    for text in ("vanilla/torch", "dcgan/tf", "ssgan/torch", "smoke", "digits", "cifar10"):
         assert text in done.stdout
 
 
@@ -47,7 +53,7 @@ def write(tmp_path, text: str) -> str:
 
 BAD_INPUTS = [
     # (arguments, or a suite file's text; what the one line must say)
-    (["run", "--only", "wgan"], "unknown name 'wgan'; allowed variants: vanilla"),
+    (["run", "--only", "wgan"], "unknown name 'wgan'; allowed variants: conditional, dcgan,"),
     (["run", "--only", "jax"], "unknown name 'jax'"),
     (["run", "--suite", "nightly"], "unknown suite 'nightly'; allowed: smoke"),
     (["run", "--suite", "/no/such/suite.toml"], "suite file /no/such/suite.toml not found"),
@@ -64,7 +70,10 @@ BAD_INPUTS = [
     ("steps = [\n", "TOML syntax error"),
     ("batch_sizes = [0]\n", "batch_sizes [0]: each must be > 0"),
     ("seeds = []\n", "seeds is empty"),
-    ('variants = ["wgan"]\n', "variants: unknown value 'wgan'; allowed: vanilla"),
+    ('variants = ["wgan"]\n', "variants: unknown value 'wgan'; allowed: conditional, dcgan"),
+    ("variant_steps = { wgan = 50 }\n", "variant_steps: unknown value 'wgan'"),
+    ("variant_steps = { dcgan = 25 }\n", "dcgan = 25 leaves 5 timed steps"),
+    ("ssl_labels = 0\n", "ssl_labels = 0; must be > 0"),
     ('frameworks = ["jax"]\n', "frameworks: unknown value 'jax'; allowed: torch, tf"),
     ('dataset = "imagenet"\n', "dataset: unknown value 'imagenet'; allowed: digits, mnist"),
     ('precisions = ["fp8"]\n', "precisions: unknown value 'fp8'; allowed: fp32"),

@@ -110,7 +110,7 @@ class SpecNet(nn.Module):
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The output (NHWC) and the last layer's input, flattened in (H, W, C) order."""
         if x.dim() == 4:
-            x = x.permute(0, 3, 1, 2)
+            x = x.permute(0, 3, 1, 2).contiguous()  # torch's kernels are fastest on NCHW
         features = x
         for layer in self.specs:
             features = x
@@ -119,7 +119,7 @@ class SpecNet(nn.Module):
 
     def apply_layer(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         if isinstance(layer, Reshape):
-            return x.reshape(-1, *layer.shape).permute(0, 3, 1, 2)
+            return x.reshape(-1, *layer.shape).permute(0, 3, 1, 2).contiguous()
         if isinstance(layer, Flatten):
             return _to_nhwc(x).flatten(1)
         return self.layers[layer.name](x)
