@@ -57,7 +57,7 @@ def execute(spec: RunSpec) -> Row:
     """Run one spec and return its row (complete in every outcome the worker survives)."""
     os.environ.update(thread_environment(spec.threads))
     started = time.perf_counter()
-    fields = _identity(spec)
+    fields = identity_fields(spec)
     try:
         _train(spec, fields)
         fields["status"] = "ok"
@@ -72,7 +72,8 @@ def execute(spec: RunSpec) -> Row:
     return Row(**fields)
 
 
-def _identity(spec: RunSpec) -> dict[str, Any]:
+def identity_fields(spec: RunSpec) -> dict[str, Any]:
+    """The row fields that say which run this is and where it ran, status "failed" until done."""
     return {
         "run_id": spec.run_id,
         "suite": spec.suite,

@@ -1,7 +1,7 @@
 """metrics.inception with random weights (nothing is downloaded): pytorch-fid's FID network
 is built offline, fed [0, 1] NCHW RGB, and loads weights files strictly.
 
-InceptionV3 runs at a few images/s on the test CPU, so only two small images go through each check."""
+InceptionV3 runs at a few images/s on the test CPU: two small images go through each check."""
 
 from pathlib import Path
 from unittest import mock
@@ -101,7 +101,7 @@ def test_missing_weights_file_is_unavailable_with_the_reason(tmp_path: Path) -> 
     missing = tmp_path / "absent.pth"
     found, reason = InceptionFeatures.available(missing)
     assert not found and str(missing) in reason and "\n" not in reason
-    with pytest.raises(InceptionWeightsUnavailableError, match="absent.pth"):
+    with pytest.raises(InceptionWeightsUnavailableError, match=r"absent\.pth"):
         InceptionFeatures(weights_path=missing)
 
 

@@ -20,9 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from bench.config import RunSpec
-from bench.provenance import REPO_ROOT, hostname, utc_now
+from bench.provenance import REPO_ROOT
 from bench.results import Row, read_row
-from bench.worker import thread_environment
+from bench.worker import identity_fields, thread_environment
 
 KILL_GRACE_S = 5.0  # after SIGTERM, how long a worker gets before SIGKILL
 
@@ -115,22 +115,4 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 def _synthetic_row(spec: RunSpec, status: str, error: str) -> Row:
     """The row of a run that could not report itself."""
-    return Row(
-        run_id=spec.run_id,
-        suite=spec.suite,
-        variant=spec.variant,
-        framework=spec.framework,
-        dataset=spec.dataset,
-        seed=spec.seed,
-        batch_size=spec.batch_size,
-        steps=spec.steps,
-        device=spec.device,
-        precision=spec.precision,
-        compile=spec.compile,
-        spec_preset=spec.spec_preset,
-        threads=spec.threads,
-        status=status,
-        error=error,
-        hostname=hostname(),
-        started_at=utc_now(),
-    )
+    return Row(**{**identity_fields(spec), "status": status, "error": error})
