@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# torch before tensorflow: in this environment importing triton (which torch's
+# first optimiser does, through torch._dynamo) after tensorflow segfaults.
+import torch._dynamo  # noqa: F401
+
 from bench.datasets import Dataset, load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

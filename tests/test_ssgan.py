@@ -166,20 +166,37 @@ def fix_noise(torch_gan, tf_gan, latent: np.ndarray) -> None:
     tf_gan.noise = lambda n: tf.constant(latent[:n])
 
 
+def generated_in_training_mode(torch_gan, tf_gan, latent: np.ndarray) -> tuple[np.ndarray, ...]:
+    """G(z) with BatchNorm on batch statistics, as the training step sees it, in both twins."""
+    import tensorflow as tf
+
+    with torch.no_grad():
+        torch_images = torch_gan.generator(torch.from_numpy(latent)).numpy()
+    return torch_images, tf_gan.generator(tf.constant(latent), training=True).numpy()
+
+
 def one_step_from_copied_weights(digits, tf_spec: GanSpec | None = None):
-    """Losses and D's class logits on held-out digits after one step, in both twins."""
+    """Losses, then D's class logits and G's images after one step, in both twins."""
     torch_gan, tf_gan = build_twins(digits, tf_spec)
     batch = first_semi_supervised_batch(digits, batch_size=100)
     latent = np.random.default_rng(7).standard_normal((100, 100)).astype(np.float32)
     fix_noise(torch_gan, tf_gan, latent)
     probe = digits.test_images[:128]
+    probe_latent = np.random.default_rng(8).standard_normal((64, 100)).astype(np.float32)
     logits_before = torch_gan.classify(probe)
+    generated_before = generated_in_training_mode(torch_gan, tf_gan, probe_latent)[0]
     torch_losses = torch_gan.train_step(*torch_gan.to_device(*batch))
     tf_losses = tf_gan.train_step(*tf_gan.to_device(*batch))
+    generated = generated_in_training_mode(torch_gan, tf_gan, probe_latent)
     return {
-        "losses": ({k: float(v) for k, v in torch_losses.items()}, tf_losses),
+        "losses": tuple(
+            {name: float(value) for name, value in losses.items()}
+            for losses in (torch_losses, tf_losses)
+        ),
         "logits": (torch_gan.classify(probe), tf_gan.classify(probe)),
-        "moved": np.abs(torch_gan.classify(probe) - logits_before).max(),
+        "logits_moved": np.abs(torch_gan.classify(probe) - logits_before).max(),
+        "generated": generated,
+        "generated_moved": np.abs(generated[0] - generated_before).max(),
     }
 
 
@@ -189,14 +206,16 @@ def test_one_step_from_copied_weights_gives_the_same_losses_and_update(digits):
     step = one_step_from_copied_weights(digits)
     torch_losses, tf_losses = step["losses"]
     assert set(torch_losses) == set(tf_losses) == LOSS_NAMES
-    # d_* are computed from identical weights; g_loss after D's update (see below),
-    # whose twins differ by ~1e-6 in the logits, far inside this tolerance. Each loss
-    # ends a chain of float32 dot products over up to 784 terms and batch means over
-    # ~1e5 values; summed in different orders (oneDNN vs MKL) they agree to
-    # ~sqrt(1e5) * 6e-8 ~ 2e-5 relative at worst. Measured: <= 5e-7 relative
-    # (g_loss ~22.3 off by 1.1e-5; the D losses equal to 2e-7).
-    for name, value in torch_losses.items():
-        np.testing.assert_allclose(float(tf_losses[name]), value, rtol=2e-5, err_msg=name)
+    # The d_* losses come from identical weights. Each ends a chain of float32 dot
+    # products (up to 784 terms) and batch means over ~1e5 values, summed in different
+    # orders (oneDNN vs torch's CPU kernels): rounding that walks randomly over ~1e5
+    # terms reaches ~sqrt(1e5) * 6e-8 ~ 2e-5 relative. Measured: equal to 2e-7.
+    for name in LOSS_NAMES - {"g_loss"}:
+        np.testing.assert_allclose(tf_losses[name], torch_losses[name], rtol=2e-5, err_msg=name)
+    # g_loss is computed by D *after* its update, so it also carries the update difference
+    # explained below: measured 5e-7 relative on this batch, 1.7e-5 on a fully labelled
+    # batch of 64 (and 1.6e-7 once that difference is compensated, next test).
+    np.testing.assert_allclose(tf_losses["g_loss"], torch_losses["g_loss"], rtol=1e-4)
     torch_logits, tf_logits = step["logits"]
     # After the step the twins differ by Adam's eps placement. torch (optim/adam.py):
     #   w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
@@ -209,14 +228,24 @@ def test_one_step_from_copied_weights_gives_the_same_losses_and_update(digits):
     # Keras (measured: ~50 of 600k D weights off by > 1e-4). Their effect on the logits,
     # measured: 7.7e-5, while the step itself moves them by ~1. 5e-4 allows for another
     # machine's rounding and still fails on any real difference in the update.
-    assert step["moved"] > 0.1
+    assert step["logits_moved"] > 0.1
     np.testing.assert_allclose(tf_logits, torch_logits, atol=5e-4)
+    # G's step is looser still: Adam's first step is lr * sign(g) for every |g| >> eps, and
+    # G's gradients pass BatchNorm's backward, which subtracts batch means, so a few
+    # weights' gradients are pure rounding (cancellation) and step +-lr either way:
+    # measured ~130 of 700k G weights off by more than lr / 2 (at most 2 lr; 2 weights
+    # with eps compensated), G(z) off by 1.4e-3 (1.0e-3 compensated). 5e-3 is still 14x
+    # below what the step moves G(z) by (0.07).
+    torch_generated, tf_generated = step["generated"]
+    assert step["generated_moved"] > 0.03
+    np.testing.assert_allclose(tf_generated, torch_generated, atol=5e-3)
 
 
-def test_one_step_agrees_to_1e5_once_adams_eps_placement_is_compensated(digits):
+def test_one_step_agrees_ten_times_closer_once_adams_eps_placement_is_compensated(digits):
     # The claim above, tested: give the tf twin eps * sqrt(1 - b2) so that at t = 1 its
     # effective eps equals torch's; then D's logits after the step agree ten times closer
-    # (measured 7.8e-6), so the eps placement is the only difference in the update.
+    # (measured 7.8e-6) and g_loss falls back to rounding, so the eps placement is the
+    # only difference in the update.
     spec = ssgan_spec(digits)
 
     def compensated(adam):
@@ -226,6 +255,8 @@ def test_one_step_agrees_to_1e5_once_adams_eps_placement_is_compensated(digits):
         spec, d_optimizer=compensated(spec.d_optimizer), g_optimizer=compensated(spec.g_optimizer)
     )
     step = one_step_from_copied_weights(digits, tf_spec)
+    torch_losses, tf_losses = step["losses"]
+    np.testing.assert_allclose(tf_losses["g_loss"], torch_losses["g_loss"], rtol=2e-5)
     torch_logits, tf_logits = step["logits"]
     np.testing.assert_allclose(tf_logits, torch_logits, atol=3e-5)
 
@@ -301,3 +332,46 @@ def test_a_run_sees_exactly_the_n_chosen_labels_and_minus_one_elsewhere(digits):
 
 
 # --- accuracy: ssgan beats the same classifier trained on the labels alone -----------------
+
+# Digits has 1,078 training images and its 100-label baseline already reaches ~92% of the
+# 97.5% that all labels give, so at 100 labels ssgan's gain is within seed noise (measured,
+# torch, lr 5e-4, 1,500 steps, seeds 3/5/7: ssgan 0.944/0.906/0.947, baseline
+# 0.922/0.897/0.956). MNIST's 100 of 60,000 labels are 0.17% of the data; 20 labels,
+# 2 per class, are the nearest regime digits allows (1.9%), and there the gain is clear.
+# Adam lr 2e-4 trained ssgan too slowly for this budget (at 1,500 steps it was 6 points
+# *below* the baseline, seeds 3/5/7); the spec's 5e-4 for both networks works.
+# Measured with these settings, seeds 0-5 and 7, ssgan - baseline accuracy in points:
+#   torch: +9.4 +9.4 +3.3 +6.1 +7.2 +5.9 +8.1 (mean +7.1; ssgan 0.84, baseline 0.77)
+#   tf:    +10.9 +14.1 +8.1 +11.7 (seeds 0-3; ssgan 0.89, baseline 0.78)
+# One seed is one draw from that spread (another machine's rounding changes the
+# trajectory, not the law), so the test asks for +2 points: below the smallest
+# measured margin, yet 7 test images more than the baseline gets right.
+ACCURACY_LABELS = 20
+ACCURACY_BATCH = 100  # 50 labelled (cycled) + 50 unlabelled per step
+ACCURACY_STEPS = 1_500
+ACCURACY_MARGIN = 0.02
+
+
+def accuracy_after_training(framework: str, digits, loss: str, seed: int) -> float:
+    """Test-split accuracy of D's classifier after ACCURACY_STEPS steps with `loss`."""
+    spec = ssgan_spec(digits, loss=loss)
+    assert spec.d_optimizer.learning_rate == spec.g_optimizer.learning_rate == 5e-4
+    gan = registry.build(framework, "ssgan", spec, BuildOptions(seed=seed))
+    chosen = labelled_subset(digits.train_labels, ACCURACY_LABELS, seed)
+    batches = semi_supervised_batches(
+        digits.train_images, digits.train_labels, chosen, ACCURACY_BATCH, seed
+    )
+    measure_training(gan, batches, ACCURACY_BATCH, ACCURACY_STEPS, warmup_steps=10, windows=5)
+    predicted = gan.classify(digits.test_images).argmax(axis=1)
+    return float(np.mean(predicted == digits.test_labels))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_ssgan_classifies_better_than_its_discriminator_trained_on_the_labels_alone(
+    framework, digits
+):
+    # Same D architecture, same labels, same batches, same steps: only the GAN terms differ.
+    ssgan = accuracy_after_training(framework, digits, "semi_supervised", seed=0)
+    baseline = accuracy_after_training(framework, digits, BASELINE_LOSS, seed=0)
+    assert ssgan >= baseline + ACCURACY_MARGIN, f"ssgan {ssgan:.3f}, baseline {baseline:.3f}"

@@ -96,7 +96,8 @@ def test_one_training_step_moves_both_twins_the_same_way(twins, digits):
     - g_loss comes after the D update. Keras's Adam puts eps outside the bias
       correction (update = lr * g / (|g| + eps / sqrt(1 - beta2^t)) at step
       1, an effective eps 31.6x torch's), so parameters with |g| near 1e-6
-      move by different fractions of lr = 2e-4: atol 1e-4 on the loss.
+      move by different fractions of lr: rtol and atol 1e-4 on the loss (ssgan's
+      feature-matching g_loss is ~23: its twins differ by 1.7e-5 relative).
     - D's logits and G's images after the step: atol 1e-3, while the step
       itself moves them by more than 1e-2 (asserted, so the test has teeth).
     """
@@ -117,7 +118,9 @@ def test_one_training_step_moves_both_twins_the_same_way(twins, digits):
     tf_losses = tf_gan.train_step(*tf_gan.to_device(images, labels))
 
     np.testing.assert_allclose(float(tf_losses["d_loss"]), float(torch_losses["d_loss"]), rtol=1e-5)
-    np.testing.assert_allclose(float(tf_losses["g_loss"]), float(torch_losses["g_loss"]), atol=1e-4)
+    np.testing.assert_allclose(
+        float(tf_losses["g_loss"]), float(torch_losses["g_loss"]), rtol=1e-4, atol=1e-4
+    )
     logits_after, samples_after = torch_gan.discriminate(probe), torch_gan.sample(8, seed=1)
     assert np.abs(logits_after - logits_before).max() > 1e-2
     assert np.abs(samples_after - samples_before).max() > 1e-2
