@@ -98,8 +98,13 @@ def test_one_training_step_moves_both_twins_the_same_way(twins, digits):
       1, an effective eps 31.6x torch's), so parameters with |g| near 1e-6
       move by different fractions of lr: rtol and atol 1e-4 on the loss (ssgan's
       feature-matching g_loss is ~23: its twins differ by 1.7e-5 relative).
-    - D's logits and G's images after the step: atol 1e-3, while the step
-      itself moves them by more than 1e-2 (asserted, so the test has teeth).
+    - D's logits after the step: atol 1e-3, while the step moves them by more
+      than 1e-2 (asserted, so the test has teeth).
+    - G's images after the step: atol 5e-3, while the step moves them by more
+      than 2e-2. A first Adam step moves a weight by about lr whatever |g|, so
+      weights whose gradient is only rounding (BatchNorm's backward leaves some)
+      take different steps in the twins; measured 3.6e-3 for ssgan (lr 5e-4,
+      BatchNorm in G), under 3e-4 for the others.
     """
     torch_gan, tf_gan = twins
     import tensorflow as tf
@@ -123,6 +128,6 @@ def test_one_training_step_moves_both_twins_the_same_way(twins, digits):
     )
     logits_after, samples_after = torch_gan.discriminate(probe), torch_gan.sample(8, seed=1)
     assert np.abs(logits_after - logits_before).max() > 1e-2
-    assert np.abs(samples_after - samples_before).max() > 1e-2
+    assert np.abs(samples_after - samples_before).max() > 2e-2
     np.testing.assert_allclose(tf_gan.discriminate(probe), logits_after, atol=1e-3)
-    np.testing.assert_allclose(tf_gan.sample(8, seed=1), samples_after, atol=1e-3)
+    np.testing.assert_allclose(tf_gan.sample(8, seed=1), samples_after, atol=5e-3)

@@ -79,7 +79,7 @@ def make_module(layer: Layer, input_shape: Shape, generator: torch.Generator) ->
             bias=layer.use_bias,
         )
     elif isinstance(layer, BatchNorm):
-        norm_class = nn.BatchNorm1d if len(input_shape) == 1 else nn.BatchNorm2d
+        norm_class = KerasBatchNorm1d if len(input_shape) == 1 else KerasBatchNorm2d
         # Keyword arguments: the second positional argument of BatchNorm is eps.
         return norm_class(input_shape[-1], eps=layer.eps, momentum=1.0 - layer.momentum)
     else:
@@ -88,6 +88,36 @@ def make_module(layer: Layer, input_shape: Shape, generator: torch.Generator) ->
     if module.bias is not None:
         nn.init.zeros_(module.bias)
     return module
+
+
+class BiasedMovingVariance:
+    """torch BatchNorm whose moving variance is updated as Keras updates it.
+
+    torch folds the unbiased batch variance (n / (n - 1) times larger) into
+    running_var, Keras the biased one that both use to normalise; after a few
+    steps the twins' inference outputs would drift apart by that factor.
+    Normalisation itself is torch's fused kernel on batch statistics.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        reduce_dims = [0, *range(2, x.dim())]
+        with torch.no_grad():
+            variance, mean = torch.var_mean(x, dim=reduce_dims, correction=0)
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(variance, self.momentum)
+        return F.batch_norm(
+            x, None, None, self.weight, self.bias, training=True, momentum=0.0, eps=self.eps
+        )
+
+
+class KerasBatchNorm1d(BiasedMovingVariance, nn.BatchNorm1d):
+    pass
+
+
+class KerasBatchNorm2d(BiasedMovingVariance, nn.BatchNorm2d):
+    pass
 
 
 class SpecNet(nn.Module):
