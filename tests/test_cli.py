@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.results import read_rows
 from tests.conftest import run_cli
 
 
@@ -27,6 +28,12 @@ def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
     }
     assert lines[-1] == f"results: {out.resolve()}"
     assert "vanilla/torch s0 b64" in done.stderr  # the progress bar of a run
+    # Semi-supervised rows say which 100 training images carried labels; the others none.
+    for row in read_rows(out):
+        if row.variant == "ssgan":
+            assert row.ssl_labels == 100 and len(set(row.ssl_labelled_indices)) == 100
+        else:
+            assert row.ssl_labels is None and row.ssl_labelled_indices == []
 
 
 def test_list_shows_implementations_suites_and_data_sets():
