@@ -147,10 +147,6 @@ def read_rows(results_dir: Path) -> list[Row]:
     return [read_row(p) for p in sorted(folder.glob("[!.]*.json"))]
 
 
-def finished_run_ids(results_dir: Path) -> set[str]:
-    return {p.stem for p in (Path(results_dir) / ROWS_DIR).glob("[!.]*.json")}
-
-
 def rows_frame(rows: list[Row]) -> Any:
     """The rows as a pandas DataFrame, one line per run (pandas imported on demand)."""
     import pandas as pd

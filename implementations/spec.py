@@ -211,11 +211,6 @@ class GanSpec:
         network_shapes(self.discriminator, self.discriminator_input)
 
     @property
-    def image_size(self) -> int:
-        """Number of values in one image (H * W * C)."""
-        return math.prod(self.image_shape)
-
-    @property
     def feature_shape(self) -> Shape:
         """Shape of discriminator_features(): the input of D's last layer."""
         return network_shapes(self.discriminator, self.discriminator_input)[-1][1]

@@ -8,14 +8,11 @@ through GANBENCH_PLUGINS exactly as an out-of-tree plugin would be.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from bench.results import read_rows
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
@@ -150,7 +147,6 @@ def test_ctrl_c_stops_the_workers_and_keeps_finished_rows(tmp_path):
     assert worker_pids(results) == []
 
 
-@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX-only")
 def test_no_temporary_file_is_left_or_read_as_a_row(tmp_path):
     suite = write_suite(tmp_path, "tmpfiles", ["vanilla"])
     results = tmp_path / "out"
