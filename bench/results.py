@@ -66,9 +66,41 @@ class Row:
     params_generator: int | None = None
     params_discriminator: int | None = None
     train_wall_s: float | None = None  # warm-up + timed training, no evaluation
+    # machine-independent speed: a fixed float32 matmul timed in the same process, and the
+    # run's throughput divided by it (compare uses it across machines and on noisy CPUs)
+    reference_gflop_per_s: float | None = None
+    images_per_s_relative: float | None = None  # images_per_s / reference_gflop_per_s
+    flops_per_step: int | None = None  # counted once per model (torch FlopCounterMode)
     # losses over training: one entry per timing window (means), plus the final step's
     history: list[dict[str, float]] = field(default_factory=list)
     final_losses: dict[str, float] = field(default_factory=dict)
+    # quality (bench.evaluation) at the last evaluation point; null with a reason when a
+    # metric does not apply or could not be computed, never a made-up number
+    eval_step: int | None = None  # training step of the last evaluation
+    eval_samples: int | None = None  # generated images per evaluation
+    eval_wall_s: float | None = None  # total time spent evaluating (not in train_wall_s)
+    parzen_ll: float | None = None  # nats, mean over the test split, images in [0, 1]
+    parzen_se: float | None = None  # standard error of parzen_ll
+    parzen_sigma: float | None = None  # bandwidth chosen on the validation split
+    parzen_samples: int | None = None  # kernel centres (generated images)
+    fid_classifier: float | None = None  # FID in the reference classifier's 128-d features
+    kid_classifier: float | None = None  # KID (unbiased MMD^2, cubic kernel), same features
+    kid_classifier_std: float | None = None  # std of KID over subsets
+    fid_inception: float | None = None  # FID in InceptionV3 pool3 (pytorch-fid weights)
+    kid_inception: float | None = None
+    kid_inception_std: float | None = None
+    fid_inception_reason: str | None = None  # why fid_inception is null
+    fid_real_images: int | None = None  # real (test split) images the FID statistics used
+    classifier_test_accuracy: float | None = None  # how far the reference classifier is right
+    cond_accuracy: float | None = None  # conditional: samples read as the label asked for
+    ssl_accuracy: float | None = None  # ssgan: its classifier's test accuracy
+    ssl_baseline_accuracy: float | None = None  # the same D trained on the N labels alone
+    probe_accuracy: float | None = None  # other variants: linear probe on D's features
+    metric_notes: dict[str, str] = field(default_factory=dict)  # metric -> why it is null
+    # base64 PNG of up to 100 samples from the last evaluation (conditional: row r = class r)
+    sample_grid_png: str | None = None
+    # every evaluation point: {"step", "train_s", metric: value, ...}, for quality-vs-time
+    eval_history: list[dict[str, Any]] = field(default_factory=list)
     # provenance
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
