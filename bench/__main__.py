@@ -16,6 +16,7 @@ from bench.datasets import DATASETS, DatasetUnavailableError
 from bench.results import ResultsError, Row, rows_frame
 from implementations.registry import FRAMEWORKS, registrations, variants
 
+EXIT_REGRESSION = 1  # python -m bench compare found a regression
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 TABLE_COLUMNS = [
@@ -72,7 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--retry-failed", action="store_true", help="run again the runs whose status is not ok"
     )
+    run.add_argument(
+        "--eval-samples",
+        type=int,
+        help="generated images per evaluation (Parzen kernels, FID); overrides the suite",
+    )
+    run.add_argument(
+        "--fid-weights",
+        type=Path,
+        help="pytorch-fid's Inception weights file (default: the torch hub cache)",
+    )
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="reference-classifier cache (default: $GANBENCH_CACHE_DIR or ~/.cache/ganbench)",
+    )
 
+    add_compare_parsers(commands)
+    add_report_parser(commands)
     commands.add_parser("list", help="registered implementations, suites and data sets")
     commands.add_parser("env", help="library versions, devices and threads")
     return parser
@@ -83,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args)
+        if args.command == "compare":
+            return command_compare(args)
+        if args.command == "save-baseline":
+            return command_save_baseline(args)
+        if args.command == "report":
+            return command_report(args)
         if args.command == "list":
             return command_list()
         return command_env()
@@ -101,6 +125,8 @@ def suite_with_overrides(args: argparse.Namespace) -> Suite:
         changes["device"] = args.device
     if args.steps is not None:
         changes.update(steps=args.steps, variant_steps={})  # one count for every variant
+    if args.eval_samples is not None:
+        changes["eval_samples"] = args.eval_samples
     if args.seeds is not None:
         changes["seeds"] = _parse_seeds(args.seeds)
     if args.jobs < 1:
@@ -162,6 +188,8 @@ def command_run(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             rerun=args.rerun,
             retry_failed=args.retry_failed,
+            fid_weights=str(args.fid_weights) if args.fid_weights else None,
+            cache_dir=args.cache_dir,
             on_start=announce,
         )
     except KeyboardInterrupt:
@@ -174,6 +202,11 @@ def command_run(args: argparse.Namespace) -> int:
     print(format_table(outcome.rows))
     print(f"ran {outcome.ran}, kept {outcome.skipped} finished earlier")
     print(f"results: {outcome.results_dir.resolve()}")
+    if outcome.rows:
+        from reports.html import REPORT_FILE, write_report
+
+        path = write_report(outcome.rows, results_dir / REPORT_FILE, source=str(results_dir))
+        print(f"report: {path.resolve()}")
     return 0
 
 
@@ -185,6 +218,107 @@ def format_table(rows: list[Row]) -> str:
         columns={"params_generator": "params_G", "params_discriminator": "params_D"}
     )
     return frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-")
+
+
+COMPARE_HELP = """\
+Exit status: 0 no regression, 1 something regressed (slower, worse, changed, failed),
+2 bad input. Throughput is called slower only when its median over timing windows
+dropped by more than the tolerance AND by more than the inter-quartile range of the
+windows of both runs. Default tolerance: 25% on a CPU (two processes on a 2-core CPU
+were seen 40% apart for the same step), 5% on a GPU. On a CPU, or when the device
+names differ, images/s relative to a reference matmul timed in the same process is
+compared (the output says which figure it used). FLOPs per step and parameter counts
+must match exactly. Quality is worse when a metric's mean over seeds moved the wrong
+way by more than max(its floor, --max-quality-loss % of the baseline, 2 x the pooled
+seed std). See bench/compare.py."""
+
+
+def add_compare_parsers(commands: argparse._SubParsersAction) -> None:
+    """The `compare` and `save-baseline` subcommands (bench/compare.py)."""
+    compare = commands.add_parser(
+        "compare",
+        help="hold a run against a baseline; exit 1 on a regression",
+        description="Compare the rows of CURRENT with those of BASELINE, identity by identity.",
+        epilog=COMPARE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument(
+        "baseline", type=Path, metavar="BASELINE", help="a baseline file or a results folder"
+    )
+    compare.add_argument(
+        "current", type=Path, metavar="CURRENT", help="a results folder or a baseline file"
+    )
+    compare.add_argument(
+        "--max-slowdown",
+        type=float,
+        metavar="PCT",
+        help="throughput tolerance in percent (default: 25 on cpu, 5 on cuda)",
+    )
+    compare.add_argument(
+        "--max-quality-loss",
+        type=float,
+        metavar="PCT",
+        default=5.0,
+        help="quality tolerance in percent of the baseline mean (default: 5)",
+    )
+    save = commands.add_parser(
+        "save-baseline",
+        help="write a results folder's rows as one baseline file (e.g. reports/baselines/)",
+    )
+    save.add_argument(
+        "results_dir", type=Path, metavar="RESULTS_DIR", help="a results folder (rows/*.json)"
+    )
+    save.add_argument("file", type=Path, metavar="FILE", help="the baseline file to write")
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare_rows, format_comparison, load_rows
+
+    comparison = compare_rows(
+        load_rows(args.baseline),
+        load_rows(args.current),
+        max_slowdown_pct=args.max_slowdown,
+        max_quality_loss_pct=args.max_quality_loss,
+    )
+    print(format_comparison(comparison, str(args.baseline), str(args.current)))
+    return EXIT_REGRESSION if comparison.regressed else 0
+
+
+def command_save_baseline(args: argparse.Namespace) -> int:
+    from bench.compare import save_baseline
+
+    rows = save_baseline(args.results_dir, args.file)
+    print(f"baseline: {len(rows)} rows from {args.results_dir} -> {args.file}")
+    return 0
+
+
+def add_report_parser(commands: argparse._SubParsersAction) -> None:
+    """The `report` subcommand (reports/html.py)."""
+    report = commands.add_parser(
+        "report",
+        help="render a results folder as one self-contained HTML file",
+        description="Render the rows of RESULTS_DIR as one HTML file that opens with no network.",
+    )
+    report.add_argument(
+        "results_dir", type=Path, metavar="RESULTS_DIR", help="a results folder (rows/*.json)"
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="default: RESULTS_DIR/report.html"
+    )
+    report.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="BASELINE",
+        help="a baseline file or results folder: colour each line by the regression check",
+    )
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from reports.html import report
+
+    path = report(args.results_dir, output=args.output, baseline=args.baseline)
+    print(f"report: {path.resolve()}")
+    return 0
 
 
 def command_list() -> int:

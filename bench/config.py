@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +51,26 @@ class Suite:
     threads: int = 2  # CPU threads per run, set in both frameworks
     ssl_labels: int = 100  # labelled training examples a semi-supervised variant may see
     timeout_s: float = 1800.0  # wall-clock limit of one run, seconds
+    # quality: evaluated at eval_points evenly spaced timing-window ends (the last always),
+    # each on eval_samples generated images (Goodfellow 2014's Parzen protocol: 10,000)
+    eval_points: int = 1
+    eval_samples: int = 10_000
+    inception_fid: bool = True  # Inception FID when the pytorch-fid weights are present
 
     def __post_init__(self) -> None:
         _validate(self)
 
-    def run_specs(self, data_dir: str | None = None) -> list[RunSpec]:
-        """The cross product this suite names, in a stable order."""
+    def run_specs(
+        self,
+        data_dir: str | None = None,
+        fid_weights: str | None = None,
+        cache_dir: str | None = None,
+    ) -> list[RunSpec]:
+        """The cross product this suite names, in a stable order.
+
+        data_dir, fid_weights and cache_dir say where files are on this machine; they are
+        not part of a run's identity.
+        """
         chosen = self.variants or tuple(variants())
         return [
             RunSpec(
@@ -75,7 +90,12 @@ class Suite:
                 threads=self.threads,
                 timeout_s=self.timeout_s,
                 ssl_labels=self.ssl_labels,
+                eval_points=self.eval_points,
+                eval_samples=self.eval_samples,
+                inception_fid=self.inception_fid,
                 data_dir=data_dir,
+                fid_weights=fid_weights,
+                cache_dir=cache_dir,
             )
             for variant, framework, batch_size, precision, compile_mode, seed in itertools.product(
                 chosen,
@@ -108,7 +128,12 @@ class RunSpec:
     threads: int
     timeout_s: float
     ssl_labels: int
+    eval_points: int = 1
+    eval_samples: int = 10_000
+    inception_fid: bool = True
     data_dir: str | None = field(default=None)
+    fid_weights: str | None = None  # the Inception weights file; None: the torch hub cache
+    cache_dir: str | None = None  # reference classifiers; None: GANBENCH_CACHE_DIR or ~/.cache
 
     @property
     def run_id(self) -> str:
@@ -116,7 +141,7 @@ class RunSpec:
         return (
             f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
             f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}"
-            f"-l{self.ssl_labels}-s{self.seed}"
+            f"-l{self.ssl_labels}-e{self.eval_samples}-s{self.seed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +191,11 @@ def suite_from_dict(values: dict[str, Any], source: str = "suite") -> Suite:
         raise ConfigError(f"{source}: {error}") from None
 
 
+def default_cache_dir() -> Path:
+    """Where reference classifiers are cached: GANBENCH_CACHE_DIR, else ~/.cache/ganbench."""
+    return Path(os.environ.get("GANBENCH_CACHE_DIR", "~/.cache/ganbench")).expanduser()
+
+
 def suite_names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 
@@ -194,6 +224,13 @@ def _validate(suite: Suite) -> None:
         raise ConfigError(f"warmup_steps = {suite.warmup_steps}; must be >= 1")
     _check_choices("variant_steps", list(suite.variant_steps), variants())
     _check_positive("ssl_labels", suite.ssl_labels)
+    if not 1 <= suite.eval_points <= suite.timing_windows:
+        raise ConfigError(
+            f"eval_points = {suite.eval_points}; must be between 1 and timing_windows = "
+            f"{suite.timing_windows} (evaluations happen between timing windows)"
+        )
+    if suite.eval_samples < 2:
+        raise ConfigError(f"eval_samples = {suite.eval_samples}; must be >= 2")
     for name, steps in [("steps", suite.steps), *suite.variant_steps.items()]:
         timed_steps = steps - suite.warmup_steps
         if timed_steps < suite.timing_windows:
@@ -219,12 +256,16 @@ def _check_types(suite: Suite) -> None:
         "threads": int,
         "ssl_labels": int,
         "timeout_s": (int, float),
+        "eval_points": int,
+        "eval_samples": int,
         "variant_steps": dict,
     }
     for name, kind in expected.items():
         value = getattr(suite, name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{name} = {value!r}; expected {_type_name(kind)}")
+    if not isinstance(suite.inception_fid, bool):
+        raise ConfigError(f"inception_fid = {suite.inception_fid!r}; expected true or false")
     if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
         raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench.config import ConfigError, RunSpec, Suite
-from bench.datasets import load_dataset
+from bench.config import ConfigError, RunSpec, Suite, default_cache_dir
+from bench.datasets import Dataset, load_dataset
 from bench.executors import Executor
 from bench.executors.local import RunCancelledError
 from bench.provenance import git_commit
@@ -32,19 +33,55 @@ class SuiteOutcome:
     skipped: int  # runs whose rows were already there
 
 
-def preflight(suite: Suite, results_dir: Path, data_dir: str | None) -> None:
-    """Check, before anything trains or is written, what would otherwise fail an hour in."""
+def preflight(
+    suite: Suite,
+    results_dir: Path,
+    data_dir: str | None,
+    fid_weights: str | None = None,
+    cache_dir: Path | None = None,
+) -> None:
+    """Check, before anything trains or is written, what would otherwise fail an hour in.
+
+    Also does once what every worker would otherwise do at the same time: fills the
+    keras data cache, trains (or checks) the data set's cached reference classifier, and,
+    when the suite wants the Inception FID and its weights are absent, tries once to
+    fetch them (set GANBENCH_OFFLINE=1 to never try).
+    """
     if suite.device == "cuda" and not _has_nvidia_gpu():
         raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
-    # Loading the data once here reports a missing or bad data file now, and
-    # fills the keras cache (a download) once instead of once per worker.
-    load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+    if fid_weights is not None and not Path(fid_weights).is_file():
+        raise ConfigError(f"--fid-weights {fid_weights}: no such file")
+    dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"results folder {results_dir} cannot be created: {error}") from None
     if not os.access(results_dir, os.W_OK):
         raise ConfigError(f"results folder {results_dir} is not writable")
+    _prepare_metrics(suite, dataset, fid_weights, cache_dir or default_cache_dir())
+
+
+def _prepare_metrics(
+    suite: Suite, dataset: Dataset, fid_weights: str | None, cache_dir: Path
+) -> None:
+    import torch._dynamo  # noqa: F401  before anything imports tensorflow (it segfaults after)
+
+    from metrics.classifier import load_or_train
+    from metrics.inception import InceptionFeatures, fetch_weights
+
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cache folder {cache_dir} cannot be created: {error}") from None
+    if not os.access(cache_dir, os.W_OK):
+        raise ConfigError(f"cache folder {cache_dir} is not writable (set GANBENCH_CACHE_DIR)")
+    load_or_train(dataset, cache_dir)
+    wants_download = suite.inception_fid and fid_weights is None
+    offline = bool(os.environ.get("GANBENCH_OFFLINE"))
+    if wants_download and not offline and not InceptionFeatures.available()[0]:
+        fetched, reason = fetch_weights()
+        if not fetched:
+            print(f"note: {reason}; fid_inception will be null", file=sys.stderr)
 
 
 def pending_specs(
@@ -66,6 +103,8 @@ def run_suite(
     data_dir: str | None = None,
     rerun: bool = False,
     retry_failed: bool = False,
+    fid_weights: str | None = None,
+    cache_dir: Path | None = None,
     on_row: Callable[[Row], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
 ) -> SuiteOutcome:
@@ -74,8 +113,9 @@ def run_suite(
     on_start(runs to do, runs in the suite) is called once the preflight passed.
     """
     results_dir = Path(results_dir)
-    preflight(suite, results_dir, data_dir)
-    specs = suite.run_specs(data_dir)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    preflight(suite, results_dir, data_dir, fid_weights, cache_dir)
+    specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
     todo = pending_specs(specs, results_dir, rerun, retry_failed)
     if on_start is not None:
         on_start(len(todo), len(specs))

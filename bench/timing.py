@@ -27,6 +27,9 @@ from implementations.api import GAN, StepLosses
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # images, labels, labelled_mask (host)
 ProgressCallback = Callable[[int, dict[str, float]], None]  # (steps done, latest losses)
+# After each timed window, outside its clock: (window number from 1, the measurement so far).
+# Evaluation runs here, so it never counts as training time.
+WindowCallback = Callable[[int, "TrainingMeasurement"], None]
 
 
 @dataclass
@@ -70,6 +73,10 @@ class TrainingMeasurement:
     def train_wall_s(self) -> float:
         return self.compile_s + sum(self.window_s)
 
+    @property
+    def steps_done(self) -> int:
+        return self.warmup_steps + self.timed_steps
+
 
 class DivergedError(RuntimeError):
     """A loss became NaN or inf; carries the step and everything measured before it."""
@@ -95,6 +102,7 @@ def measure_training(
     warmup_steps: int,
     windows: int,
     on_progress: ProgressCallback | None = None,
+    on_window_end: WindowCallback | None = None,
 ) -> TrainingMeasurement:
     """Train for `steps` steps (warm-up included) and measure throughput as documented above."""
     measurement = TrainingMeasurement(batch_size=batch_size, warmup_steps=warmup_steps)
@@ -117,6 +125,8 @@ def measure_training(
         measurement.final_losses = {k: float(v) for k, v in step_losses[-1].items()}
         if on_progress is not None:
             on_progress(step, measurement.final_losses)
+        if on_window_end is not None and index > 0:
+            on_window_end(index, measurement)
     return measurement
 
 

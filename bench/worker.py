@@ -12,6 +12,7 @@ report itself (a kill, a hang) the executor turns into a row.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import resource
@@ -19,24 +20,41 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Metrics use torch; torch._dynamo must be loaded before tensorflow or it segfaults later.
+import torch._dynamo  # noqa: F401
 from tqdm import tqdm
 
-from bench.config import RunSpec
+from bench.config import RunSpec, default_cache_dir
 from bench.datasets import (
+    Dataset,
     labelled_subset,
     load_dataset,
     semi_supervised_batches,
     training_batches,
 )
+from bench.evaluation import (
+    Evaluation,
+    EvaluationSettings,
+    Evaluator,
+    NonFiniteSamplesError,
+    evaluation_windows,
+)
+from bench.flops import train_step_flops
 from bench.provenance import cpu_name, hostname, package_versions, utc_now
+from bench.reference_kernel import reference_gflop_per_s
 from bench.results import Row, write_row_file
-from bench.timing import DivergedError, TrainingMeasurement, measure_training
+from bench.timing import Batch, DivergedError, TrainingMeasurement, measure_training
 from implementations import registry
 from implementations.api import BuildOptions
-from implementations.spec import make_spec
+from implementations.spec import GanSpec, make_spec
+from metrics.semisup import classification_accuracy
+
+BASELINE_LOSS = "semi_supervised_baseline"
 
 THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -58,14 +76,20 @@ def execute(spec: RunSpec) -> Row:
     os.environ.update(thread_environment(spec.threads))
     started = time.perf_counter()
     fields = identity_fields(spec)
+    progress = RunProgress()
     try:
-        _train(spec, fields)
+        _train(spec, fields, progress)
         fields["status"] = "ok"
     except DivergedError as error:
         fields.update(_measurement_fields(error.measurement))
         fields.update(_error_fields(error), status="diverged", diverged_step=error.step)
+    except NonFiniteSamplesError as error:
+        if progress.measurement is not None:
+            fields.update(_measurement_fields(progress.measurement))
+        fields.update(_error_fields(error), status="diverged", diverged_step=error.step)
     except Exception as error:
         fields.update(_error_fields(error), status="failed")
+    fields.update(progress.evaluation_fields())  # what was evaluated before any failure
     fields["wall_s"] = time.perf_counter() - started
     if fields.get("peak_mem_mb") is None:
         fields.update(peak_mem_mb=_process_peak_rss_mb(), peak_mem_kind="process_rss")
@@ -95,12 +119,48 @@ def identity_fields(spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def _train(spec: RunSpec, fields: dict[str, Any]) -> None:
-    """Data, model, training loop: the run proper. Fills `fields` as it goes; raises on failure."""
+@dataclass
+class RunProgress:
+    """What a run has measured so far; kept by execute() so a failure loses none of it."""
+
+    measurement: TrainingMeasurement | None = None
+    evaluations: list[Evaluation] = field(default_factory=list)
+    eval_wall_s: float = 0.0
+    final: dict[str, Any] = field(default_factory=dict)  # fields known only at the end
+
+    def evaluation_fields(self) -> dict[str, Any]:
+        """Row fields: the last evaluation's metrics, notes and grid, and the history."""
+        if not self.evaluations:
+            return {"eval_wall_s": self.eval_wall_s or None, **self.final}
+        last = self.evaluations[-1]
+        row_fields = set(Row.__dataclass_fields__)
+        return {
+            **{k: v for k, v in last.values.items() if k in row_fields},
+            "metric_notes": dict(last.notes),
+            "fid_inception_reason": last.notes.get("fid_inception"),
+            "eval_step": last.step,
+            "sample_grid_png": last.sample_grid_png,
+            "eval_history": [e.history_entry() for e in self.evaluations],
+            "eval_wall_s": self.eval_wall_s,
+            **self.final,
+        }
+
+
+def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None:
+    """Data, model, training loop, evaluations: the run proper. Raises on failure."""
     dataset = load_dataset(spec.dataset, Path(spec.data_dir) if spec.data_dir else None)
     gan_spec = make_spec(spec.variant, dataset.image_shape, dataset.num_classes, spec.spec_preset)
     options = BuildOptions(
         seed=spec.seed, device=spec.device, compile=spec.compile, precision=spec.precision
+    )
+    started = time.perf_counter()
+    evaluator = Evaluator(dataset, gan_spec, evaluation_settings(spec))
+    progress.eval_wall_s += time.perf_counter() - started
+    fields.update(
+        eval_samples=spec.eval_samples,
+        fid_real_images=len(dataset.test_images),
+        classifier_test_accuracy=evaluator.classifier.test_accuracy,
+        flops_per_step=train_step_flops(gan_spec, spec.batch_size, spec.seed),
     )
     gan = registry.build(spec.framework, spec.variant, gan_spec, options)
     params = gan.num_params()
@@ -114,13 +174,20 @@ def _train(spec: RunSpec, fields: dict[str, Any]) -> None:
         # The labelled few are drawn once, recorded, and the only labels training sees.
         labelled = labelled_subset(dataset.train_labels, spec.ssl_labels, seed=spec.seed)
         fields.update(ssl_labels=spec.ssl_labels, ssl_labelled_indices=labelled.tolist())
-        batches = semi_supervised_batches(
-            dataset.train_images, dataset.train_labels, labelled, spec.batch_size, spec.seed
-        )
-    else:
-        batches = training_batches(
-            dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
-        )
+    batches = _batches(spec, dataset, gan_spec.loss)
+    reference = reference_gflop_per_s(spec.device)
+    fields["reference_gflop_per_s"] = reference
+    eval_windows = evaluation_windows(spec.timing_windows, spec.eval_points)
+
+    def evaluate(window: int, measurement: TrainingMeasurement) -> None:
+        progress.measurement = measurement
+        if window in eval_windows:
+            started = time.perf_counter()
+            progress.evaluations.append(
+                evaluator.evaluate(gan, measurement.steps_done, measurement.train_wall_s)
+            )
+            progress.eval_wall_s += time.perf_counter() - started
+
     label = f"{spec.variant}/{spec.framework} s{spec.seed} b{spec.batch_size}"
     with tqdm(total=spec.steps, desc=label, unit="step", file=sys.stderr) as bar:
 
@@ -136,11 +203,62 @@ def _train(spec: RunSpec, fields: dict[str, Any]) -> None:
             spec.warmup_steps,
             spec.timing_windows,
             on_progress,
+            evaluate,
         )
     fields.update(_measurement_fields(measurement))
+    if measurement.images_per_s is not None:
+        fields["images_per_s_relative"] = measurement.images_per_s / reference
     device_peak = gan.device_peak_mem_mb()
     if device_peak is not None:
         fields.update(peak_mem_mb=device_peak, peak_mem_kind="device_allocator")
+    if gan_spec.loss == "semi_supervised":
+        started = time.perf_counter()
+        progress.final["ssl_baseline_accuracy"] = _supervised_baseline_accuracy(
+            spec, dataset, gan_spec, options
+        )
+        progress.eval_wall_s += time.perf_counter() - started
+
+
+def _batches(spec: RunSpec, dataset: Dataset, loss: str) -> Iterator[Batch]:
+    """Training batches: half labelled, half unlabelled for semi-supervised losses."""
+    if loss.startswith("semi_supervised"):
+        labelled = labelled_subset(dataset.train_labels, spec.ssl_labels, seed=spec.seed)
+        return semi_supervised_batches(
+            dataset.train_images, dataset.train_labels, labelled, spec.batch_size, spec.seed
+        )
+    return training_batches(
+        dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
+    )
+
+
+def _supervised_baseline_accuracy(
+    spec: RunSpec, dataset: Dataset, gan_spec: GanSpec, options: BuildOptions
+) -> float:
+    """ssgan's D trained on the same N labels alone, same batches and steps: its test accuracy."""
+    baseline_spec = dataclasses.replace(gan_spec, loss=BASELINE_LOSS)
+    baseline = registry.build(spec.framework, spec.variant, baseline_spec, options)
+    measure_training(
+        baseline,
+        _batches(spec, dataset, BASELINE_LOSS),
+        spec.batch_size,
+        spec.steps,
+        spec.warmup_steps,
+        spec.timing_windows,
+    )
+    return classification_accuracy(baseline.classify(dataset.test_images), dataset.test_labels)
+
+
+def evaluation_settings(spec: RunSpec) -> EvaluationSettings:
+    cache_dir = Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
+    return EvaluationSettings(
+        samples=spec.eval_samples,
+        inception=spec.inception_fid,
+        inception_weights=Path(spec.fid_weights) if spec.fid_weights else None,
+        probe_labels=spec.ssl_labels,
+        seed=spec.seed,
+        device=spec.device,
+        cache_dir=cache_dir,
+    )
 
 
 def _measurement_fields(measurement: TrainingMeasurement) -> dict[str, Any]:

@@ -15,6 +15,9 @@ unavailable and `InceptionFeatures.available()` says why.
 
 from __future__ import annotations
 
+import os
+import shutil
+import urllib.request
 from pathlib import Path
 from unittest import mock
 
@@ -95,6 +98,27 @@ class InceptionFeatures:
                 pool3 = self.model(batch)[0]  # (b, 2048, 1, 1)
                 outputs.append(pool3.flatten(1).cpu().numpy().astype(np.float64))
         return np.concatenate(outputs)
+
+
+def fetch_weights(destination: Path | None = None, timeout_s: float = 30.0) -> tuple[bool, str]:
+    """Download pytorch-fid's weights (about 92 MB) for a user with a network.
+
+    Written to a temporary file beside `destination` (default: the torch hub cache) and
+    renamed, so an interrupted download never leaves a file that looks complete.
+    Returns (fetched, why not). The harness calls it once per suite, before any run.
+    """
+    url = pytorch_fid_inception.FID_WEIGHTS_URL
+    path = Path(destination) if destination is not None else hub_weights_path()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+        os.replace(partial, path)
+    except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
+        partial.unlink(missing_ok=True)
+        return False, f"Inception weights not found at {path} and not fetched from {url} ({error})"
+    return True, ""
 
 
 def _fid_inception_network() -> torch.nn.Module:

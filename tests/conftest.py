@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,11 @@ import torch._dynamo  # noqa: F401
 from bench.datasets import Dataset, load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# No download is ever tried at test time, in this process or the CLIs it starts; reference
+# classifiers are cached outside the user's home, trained once (~3 s on digits) and shared.
+os.environ["GANBENCH_OFFLINE"] = "1"
+os.environ["GANBENCH_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "ganbench-test-cache")
 
 
 @pytest.fixture(scope="session")

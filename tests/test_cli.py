@@ -6,16 +6,21 @@ what is allowed, exit status 2, and nothing written.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.results import read_rows
+from metrics.parzen import DEFAULT_SIGMAS
 from tests.conftest import run_cli
 
 
 @pytest.mark.slow
 def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
     out = tmp_path / "smoke"
-    done = run_cli("run", "--suite", "smoke", "--steps", "30", "--out", str(out))
+    done = run_cli(
+        "run", "--suite", "smoke", "--steps", "30", "--eval-samples", "500", "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     header = lines[0].split()
@@ -26,7 +31,7 @@ def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
     assert {(cells[0], cells[1]) for cells in table} == {
         (variant, framework) for variant in variants for framework in ("torch", "tf")
     }
-    assert lines[-1] == f"results: {out.resolve()}"
+    assert lines[-2:] == [f"results: {out.resolve()}", f"report: {(out / 'report.html').resolve()}"]
     assert "vanilla/torch s0 b64" in done.stderr  # the progress bar of a run
     # Semi-supervised rows say which 100 training images carried labels; the others none.
     for row in read_rows(out):
@@ -34,6 +39,43 @@ def test_smoke_suite_trains_every_implementation_and_prints_the_table(tmp_path):
             assert row.ssl_labels == 100 and len(set(row.ssl_labelled_indices)) == 100
         else:
             assert row.ssl_labels is None and row.ssl_labelled_indices == []
+    check_smoke_metrics(read_rows(out))
+
+
+def check_smoke_metrics(rows) -> None:
+    """Every metric that applies is a number; every one that does not is null with a reason."""
+    flops = {}
+    for row in rows:
+        name = f"{row.variant}/{row.framework}"
+        assert [e["step"] for e in row.eval_history] == [20 + 5, 30], name  # eval_points = 2
+        assert row.eval_samples == row.parzen_samples == 500, name
+        for metric in ("parzen_ll", "parzen_se", "fid_classifier", "kid_classifier"):
+            assert math.isfinite(getattr(row, metric)), (name, metric)
+        assert row.parzen_sigma in DEFAULT_SIGMAS
+        assert row.fid_real_images == 360 and row.classifier_test_accuracy > 0.95
+        assert row.fid_inception is None and "inception_fid = false" in row.fid_inception_reason
+        assert row.sample_grid_png and row.flops_per_step > 0 and row.reference_gflop_per_s > 0
+        assert row.images_per_s_relative == pytest.approx(
+            row.images_per_s / row.reference_gflop_per_s
+        )
+        flops.setdefault(row.variant, set()).add(row.flops_per_step)
+        applies = {
+            "cond_accuracy": row.variant == "conditional",
+            "ssl_accuracy": row.variant == "ssgan",
+            "ssl_baseline_accuracy": row.variant == "ssgan",
+            "probe_accuracy": row.variant != "conditional",
+        }
+        for metric, expected in applies.items():
+            value = getattr(row, metric)
+            if expected:
+                assert 0.0 <= value <= 1.0, (name, metric)
+            else:
+                assert value is None, (name, metric)
+        for metric in ("cond_accuracy", "probe_accuracy"):
+            if not applies[metric]:
+                assert row.metric_notes[metric], (name, metric)
+    # The twins are one model: the same FLOPs per step, counted on the torch twin.
+    assert all(len(counts) == 1 for counts in flops.values()), flops
 
 
 def test_list_shows_implementations_suites_and_data_sets():

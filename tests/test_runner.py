@@ -25,6 +25,8 @@ warmup_steps = 5
 timing_windows = 5
 spec_preset = "tiny"
 threads = 1
+eval_points = 5
+eval_samples = 200
 """
 
 
@@ -40,7 +42,9 @@ def rows_by_variant(results: Path) -> dict[str, object]:
 
 def test_faults_become_rows_and_the_other_runs_finish(tmp_path):
     suite = write_suite(
-        tmp_path, "faults", ["faulty_raise", "faulty_nan", "faulty_sigkill", "vanilla"]
+        tmp_path,
+        "faults",
+        ["faulty_raise", "faulty_nan", "faulty_nan_samples", "faulty_sigkill", "vanilla"],
     )
     results = tmp_path / "out"
     done = run_cli("run", "--suite", str(suite), "--out", str(results), plugins=True)
@@ -57,6 +61,15 @@ def test_faults_become_rows_and_the_other_runs_finish(tmp_path):
     assert diverged.diverged_step == 26  # 25 good steps, then NaN
     assert "non-finite loss at step 26" in diverged.error
     assert [h["step"] for h in diverged.history] == [5, 12, 19]  # kept what came before
+    assert [e["step"] for e in diverged.eval_history] == [12, 19]  # and the evaluations
+    assert diverged.eval_step == 19 and diverged.parzen_ll is not None
+
+    # NaN in the generated images (found at the evaluation after step 25) is divergence too.
+    bad_samples = rows["faulty_nan_samples"]
+    assert bad_samples.status == "diverged" and bad_samples.diverged_step == 26
+    assert bad_samples.error == "NonFiniteSamplesError: non-finite generated images at step 26"
+    assert [e["step"] for e in bad_samples.eval_history] == [12, 19]
+    assert bad_samples.images_per_s > 0  # the speed measured before it is kept
 
     assert rows["faulty_sigkill"].status == "killed"
     assert rows["faulty_sigkill"].error == "worker killed by SIGKILL"

@@ -1,8 +1,9 @@
 """Implementations that fail on purpose, for the runner's fault tests.
 
 Loaded in worker processes through GANBENCH_PLUGINS=tests.plugins.faulty.
-Each is the real torch vanilla GAN with one fault injected into train_step
-after `FAULT_AFTER_STEPS` good steps, so the fault happens mid-training.
+Each is the real torch vanilla GAN with one fault injected into train_step (or, for
+nan_samples, into the generated images) after `FAULT_AFTER_STEPS` good steps, so the
+fault happens mid-training.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ class FaultyGAN(VanillaGAN):
                 time.sleep(3600)
         return losses
 
+    def sample(self, n, labels=None, seed=0):
+        images = super().sample(n, labels, seed)
+        if self.fault == "nan_samples" and self.steps_done > FAULT_AFTER_STEPS:
+            images[0, 0, 0, 0] = float("nan")
+        return images
+
 
 def _builder(fault: str):
     def build(spec: GanSpec, options: BuildOptions) -> FaultyGAN:
@@ -57,6 +64,7 @@ build_raise = _builder("raise")
 build_nan = _builder("nan")
 build_sigkill = _builder("sigkill")
 build_hang = _builder("hang")
+build_nan_samples = _builder("nan_samples")
 
 
 def _spec_builder(variant: str):
@@ -66,6 +74,6 @@ def _spec_builder(variant: str):
     return make
 
 
-for _fault in ("raise", "nan", "sigkill", "hang"):
+for _fault in ("raise", "nan", "sigkill", "hang", "nan_samples"):
     register_spec(f"faulty_{_fault}", _spec_builder(f"faulty_{_fault}"))
     register("torch", f"faulty_{_fault}", f"tests.plugins.faulty:build_{_fault}")

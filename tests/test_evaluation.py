@@ -1,0 +1,177 @@
+"""bench.evaluation: which metrics each variant gets, where evaluations fall, the grid.
+
+The metric functions themselves are checked against their oracles in test_parzen,
+test_fid, test_classifier and test_probe; here the wiring is pinned: each metric is
+computed on the right images (the evaluator's numbers equal the metric functions'
+applied by hand), and a metric that does not apply is absent with its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image as mpl_image
+from sklearn.metrics import accuracy_score
+
+from bench.evaluation import (
+    EvaluationSettings,
+    Evaluator,
+    NonFiniteSamplesError,
+    evaluation_windows,
+    sample_grid_png,
+)
+from implementations import registry
+from implementations.api import BuildOptions
+from implementations.spec import make_spec
+from metrics.fid import fid_from_features
+from metrics.parzen import parzen_log_likelihood
+from metrics.semisup import classification_accuracy
+
+SAMPLES = 300
+
+
+@pytest.mark.parametrize(
+    ("windows", "points", "expected"),
+    [(10, 1, {10}), (10, 2, {5, 10}), (10, 3, {3, 7, 10}), (5, 5, {1, 2, 3, 4, 5})],
+)
+def test_evaluations_are_evenly_spaced_and_the_last_window_is_always_one(windows, points, expected):
+    assert evaluation_windows(windows, points) == expected
+
+
+@pytest.mark.parametrize("points", [0, 11])
+def test_eval_points_outside_one_to_the_window_count_are_refused(points):
+    with pytest.raises(ValueError, match=f"eval_points = {points}; must be in 1..10"):
+        evaluation_windows(10, points)
+
+
+def test_classification_accuracy_matches_scikit_learn():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(500, 10))
+    labels = rng.integers(0, 10, 500)
+    labels[:200] = logits[:200].argmax(axis=1)  # some right, most by chance
+    expected = accuracy_score(labels, logits.argmax(axis=1))
+    assert classification_accuracy(logits, labels) == pytest.approx(expected, abs=0)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "message"),
+    [
+        (np.zeros((3, 1)), np.zeros(3, dtype=int), "expected \\(N, K\\)"),
+        (np.zeros((3, 4)), np.zeros(2, dtype=int), "3 rows of logits but labels"),
+        (np.zeros((3, 4)), np.full(3, 4), "labels span 4..4; allowed 0..3"),
+        (np.zeros((3, 4)), np.zeros(3), "expected integers"),
+        (np.full((3, 4), np.nan), np.zeros(3, dtype=int), "NaN"),
+    ],
+)
+def test_classification_accuracy_refuses_bad_input_naming_it(logits, labels, message):
+    with pytest.raises(ValueError, match=message):
+        classification_accuracy(logits, labels)
+
+
+def decode_png(encoded: str) -> np.ndarray:
+    return mpl_image.imread(io.BytesIO(base64.b64decode(encoded)), format="png")
+
+
+def test_sample_grid_puts_class_r_on_row_r_for_conditional_samples():
+    labels = np.arange(200) % 10
+    # Each image is a flat grey whose level says its class: -1 (black) ... 0.8.
+    samples = np.broadcast_to((labels / 5.0 - 1.0)[:, None, None, None], (200, 28, 28, 1))
+    grid = decode_png(sample_grid_png(samples.astype(np.float32), labels, 10))
+    assert grid.shape[:2] == (280, 280)
+    row_levels = grid[:, :, 0].reshape(10, 28, 280).mean(axis=(1, 2))
+    np.testing.assert_allclose(row_levels, np.arange(10) / 10.0, atol=3 / 255)
+
+
+def test_sample_grid_of_unconditional_samples_has_the_first_hundred():
+    samples = np.random.default_rng(0).uniform(-1, 1, (150, 28, 28, 1)).astype(np.float32)
+    grid = decode_png(sample_grid_png(samples, None, 10))
+    assert grid.shape[:2] == (280, 280)
+    # matplotlib's grey colormap maps through a 256-entry table, then to 8 bits: ~2/255.
+    np.testing.assert_allclose(grid[:28, :28, 0], (samples[0, :, :, 0] + 1) / 2, atol=3 / 255)
+
+
+@pytest.fixture(scope="module")
+def evaluators(digits, tmp_path_factory):
+    """One evaluator per variant family, sharing a cached reference classifier."""
+    cache = tmp_path_factory.mktemp("cache")
+    built = {}
+    for variant in ("vanilla", "conditional", "ssgan"):
+        spec = make_spec(variant, digits.image_shape, digits.num_classes, "tiny")
+        settings = EvaluationSettings(
+            samples=SAMPLES,
+            inception_weights=Path("/no/such/pt_inception.pth"),
+            seed=3,
+            cache_dir=cache,
+        )
+        gan = registry.build("torch", variant, spec, BuildOptions(seed=0))
+        built[variant] = (Evaluator(digits, spec, settings), gan)
+    return built
+
+
+def test_every_variant_gets_parzen_and_classifier_fid_on_its_own_samples(evaluators, digits):
+    evaluator, gan = evaluators["vanilla"]
+    result = evaluator.evaluate(gan, step=7, train_s=1.5)
+    assert result.history_entry()["step"] == 7 and result.history_entry()["train_s"] == 1.5
+    samples = gan.sample(SAMPLES, seed=3)  # the evaluator's z: the run's seed
+    unit = ((samples + 1) / 2).reshape(SAMPLES, -1)
+    parzen = parzen_log_likelihood(
+        unit,
+        ((digits.test_images + 1) / 2).reshape(len(digits.test_images), -1),
+        ((digits.valid_images + 1) / 2).reshape(len(digits.valid_images), -1),
+    )
+    assert result.values["parzen_ll"] == pytest.approx(parzen.ll, rel=1e-6)  # float32 scaling here
+    assert result.values["parzen_sigma"] == parzen.sigma
+    assert result.values["parzen_samples"] == SAMPLES
+    expected_fid = fid_from_features(
+        evaluator.classifier.features(samples), evaluator.classifier.features(digits.test_images)
+    )
+    assert result.values["fid_classifier"] == pytest.approx(expected_fid, rel=1e-9)
+    assert result.values["kid_classifier_std"] >= 0
+    assert 0 <= result.values["probe_accuracy"] <= 1
+    assert "not found" in result.notes["fid_inception"]  # the reason, not a number
+    assert "fid_inception" not in result.values
+    assert set(result.notes) == {"fid_inception", "cond_accuracy", "ssl_accuracy"}
+
+
+def test_conditional_gets_conditional_accuracy_and_no_probe_of_a_label_reading_d(evaluators):
+    evaluator, gan = evaluators["conditional"]
+    result = evaluator.evaluate(gan, step=1, train_s=0.0)
+    labels = np.arange(SAMPLES) % 10
+    predicted = evaluator.classifier.predict(gan.sample(SAMPLES, labels, seed=3))
+    assert result.values["cond_accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert "probe_accuracy" not in result.values
+    assert "takes the label as input" in result.notes["probe_accuracy"]
+
+
+def test_ssgan_gets_the_test_accuracy_of_its_discriminator_as_classifier(evaluators, digits):
+    evaluator, gan = evaluators["ssgan"]
+    result = evaluator.evaluate(gan, step=1, train_s=0.0)
+    expected = np.mean(gan.classify(digits.test_images).argmax(axis=1) == digits.test_labels)
+    assert result.values["ssl_accuracy"] == pytest.approx(expected)
+    assert "cond_accuracy" in result.notes
+
+
+def test_nan_in_generated_images_is_divergence_at_that_step(evaluators):
+    evaluator, gan = evaluators["vanilla"]
+
+    class Broken:
+        def __getattr__(self, name):
+            return getattr(gan, name)
+
+        def sample(self, n, labels=None, seed=0):
+            images = gan.sample(n, labels, seed)
+            images[5, 3, 3, 0] = np.inf
+            return images
+
+    with pytest.raises(NonFiniteSamplesError, match="non-finite generated images at step 40"):
+        evaluator.evaluate(Broken(), step=40, train_s=2.0)
+
+
+def test_too_few_eval_samples_are_refused(digits, tmp_path):
+    spec = make_spec("vanilla", digits.image_shape, digits.num_classes, "tiny")
+    with pytest.raises(ValueError, match="eval_samples = 1; must be >= 2"):
+        Evaluator(digits, spec, EvaluationSettings(samples=1, cache_dir=tmp_path))
