@@ -1,4 +1,4 @@
-"""python -m bench {run,list,env}: the command line of ganbench.
+"""python -m bench {run,compare,save-baseline,list,env}: the command line of ganbench.
 
 Bad input (an unknown name, a bad suite file, a missing data file) ends in
 one line on stderr naming the bad value and what is allowed, exit status 2.
@@ -24,6 +24,7 @@ TABLE_COLUMNS = [
     "framework",
     "seed",
     "batch_size",
+    "precision",
     "compile",
     "images_per_s",
     "step_ms_p50",
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parsers(commands)
     add_report_parser(commands)
+    commands.add_parser(
+        "gpu-check", help="exit 2 unless both torch and tensorflow see a GPU (tox -e bench-gpu)"
+    )
     commands.add_parser("list", help="registered implementations, suites and data sets")
     commands.add_parser("env", help="library versions, devices and threads")
     return parser
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_save_baseline(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "gpu-check":
+            return command_gpu_check()
         if args.command == "list":
             return command_list()
         return command_env()
@@ -170,12 +176,18 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 def command_run(args: argparse.Namespace) -> int:
     from bench.executors.local import LocalExecutor
-    from bench.runner import run_suite
+    from bench.runner import run_suite, visible_gpus
 
     suite = suite_with_overrides(args)
     results_dir = args.out or Path("results") / suite.name
     data_dir = str(args.data_dir) if args.data_dir else None
-    executor = LocalExecutor(jobs=args.jobs, scratch_dir=results_dir / ".work")
+    gpus = visible_gpus() if suite.device == "cuda" else []
+    if suite.device == "cuda" and gpus and args.jobs > len(gpus):
+        raise ConfigError(
+            f"--jobs {args.jobs} with device cuda: one run per GPU, and this machine shows "
+            f"{len(gpus)} ({', '.join(gpus)}); use --jobs {len(gpus)} or fewer"
+        )
+    executor = LocalExecutor(jobs=args.jobs, scratch_dir=results_dir / ".work", gpus=gpus)
 
     def announce(todo: int, total: int) -> None:
         print(f"suite {suite.name}: {todo} of {total} runs to do -> {results_dir}", file=sys.stderr)
@@ -318,6 +330,19 @@ def command_report(args: argparse.Namespace) -> int:
 
     path = report(args.results_dir, output=args.output, baseline=args.baseline)
     print(f"report: {path.resolve()}")
+    return 0
+
+
+def command_gpu_check() -> int:
+    from bench.gpu_check import missing_gpu_reason, tensorflow_gpus, torch_gpus
+
+    seen = [torch_gpus(), tensorflow_gpus()]
+    for entry in seen:
+        print(entry.describe())
+    reason = missing_gpu_reason(seen)
+    if reason is not None:
+        print(f"python -m bench gpu-check: error: {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 

@@ -35,6 +35,8 @@ class Suite:
     name: str  # also the default output folder: results/<name>
     description: str = ""
     dataset: str = "digits"  # one of bench.datasets.DATASETS
+    # used, with a note, when `dataset` can be neither read nor fetched ("" = fail instead)
+    fallback_dataset: str = ""
     variants: tuple[str, ...] = ()  # empty: every registered variant
     frameworks: tuple[str, ...] = FRAMEWORKS
     seeds: tuple[int, ...] = (0,)
@@ -56,6 +58,7 @@ class Suite:
     eval_points: int = 1
     eval_samples: int = 10_000
     inception_fid: bool = True  # Inception FID when the pytorch-fid weights are present
+    tf32: bool = False  # TensorFloat-32 for fp32 matmuls, set alike in both frameworks
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -93,6 +96,7 @@ class Suite:
                 eval_points=self.eval_points,
                 eval_samples=self.eval_samples,
                 inception_fid=self.inception_fid,
+                tf32=self.tf32,
                 data_dir=data_dir,
                 fid_weights=fid_weights,
                 cache_dir=cache_dir,
@@ -131,6 +135,7 @@ class RunSpec:
     eval_points: int = 1
     eval_samples: int = 10_000
     inception_fid: bool = True
+    tf32: bool = False
     data_dir: str | None = field(default=None)
     fid_weights: str | None = None  # the Inception weights file; None: the torch hub cache
     cache_dir: str | None = None  # reference classifiers; None: GANBENCH_CACHE_DIR or ~/.cache
@@ -141,7 +146,7 @@ class RunSpec:
         return (
             f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
             f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}"
-            f"-l{self.ssl_labels}-e{self.eval_samples}-s{self.seed}"
+            f"-l{self.ssl_labels}-e{self.eval_samples}{'-tf32' if self.tf32 else ''}-s{self.seed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +208,8 @@ def suite_names() -> list[str]:
 def _validate(suite: Suite) -> None:
     _check_types(suite)
     _check_choices("dataset", [suite.dataset], list(DATASETS))
+    if suite.fallback_dataset:
+        _check_choices("fallback_dataset", [suite.fallback_dataset], list(DATASETS))
     _check_choices("variants", list(suite.variants), variants())
     _check_choices("frameworks", list(suite.frameworks), list(FRAMEWORKS))
     _check_choices("precisions", list(suite.precisions), list(PRECISIONS))
@@ -248,6 +255,7 @@ def _check_types(suite: Suite) -> None:
         "name": str,
         "description": str,
         "dataset": str,
+        "fallback_dataset": str,
         "device": str,
         "spec_preset": str,
         "steps": int,
@@ -264,8 +272,9 @@ def _check_types(suite: Suite) -> None:
         value = getattr(suite, name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{name} = {value!r}; expected {_type_name(kind)}")
-    if not isinstance(suite.inception_fid, bool):
-        raise ConfigError(f"inception_fid = {suite.inception_fid!r}; expected true or false")
+    for name in ("inception_fid", "tf32"):
+        if not isinstance(getattr(suite, name), bool):
+            raise ConfigError(f"{name} = {getattr(suite, name)!r}; expected true or false")
     if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
         raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}

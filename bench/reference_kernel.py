@@ -14,19 +14,34 @@ import time
 import numpy as np
 
 MATRIX_SIZE = 1024  # 2 x 1024^3 = 2.1 GFLOP per product: ~20-40 ms on 2 CPU threads
+# The peak probe for MFU: large enough to saturate a data-centre GPU's tensor cores
+# (2 x 8192^3 = 1.1 TFLOP, ~1-2 ms in bf16 on an H100), the reference size on a CPU.
+PEAK_MATRIX_SIZE = {"cuda": 8192, "cpu": MATRIX_SIZE}
 REPEATS = 9  # timed products; the median is kept
 WARMUP = 2
 
 
 def reference_gflop_per_s(device: str = "cpu") -> float:
     """Median GFLOP/s of a MATRIX_SIZE^2 float32 matmul on `device` ("cpu" or "cuda")."""
+    return matmul_gflop_per_s(device, MATRIX_SIZE, "fp32", tf32=False)
+
+
+def peak_gflop_per_s(device: str, precision: str, tf32: bool) -> float:
+    """The device's matmul peak as measured here, in the run's precision: MFU's denominator."""
+    size = PEAK_MATRIX_SIZE["cuda" if device.startswith("cuda") else "cpu"]
+    return matmul_gflop_per_s(device, size, precision, tf32)
+
+
+def matmul_gflop_per_s(device: str, size: int, precision: str, tf32: bool) -> float:
+    """Median GFLOP/s of a size x size matmul in "fp32" (TF32 as asked) or "bf16"."""
     import torch
 
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(MATRIX_SIZE, MATRIX_SIZE, generator=generator).to(device)
-    b = torch.randn(MATRIX_SIZE, MATRIX_SIZE, generator=generator).to(device)
+    a = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
+    b = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
     previous_tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = tf32
     try:
         seconds = []
         for index in range(WARMUP + REPEATS):
@@ -38,7 +53,7 @@ def reference_gflop_per_s(device: str = "cpu") -> float:
                 seconds.append(time.perf_counter() - start)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous_tf32
-    return 2.0 * MATRIX_SIZE**3 / float(np.median(seconds)) / 1e9
+    return 2.0 * size**3 / float(np.median(seconds)) / 1e9
 
 
 def _synchronize(device: str) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "killed", "timeout")
+# unsupported: a combination the framework cannot do (e.g. CUDA graphs in TensorFlow)
+STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "killed", "timeout", "unsupported")
 ROWS_DIR = "rows"
 
 
@@ -50,6 +51,7 @@ class Row:
     device_name: str | None = None
     compile_detail: str | None = None  # what "compile" meant in this framework
     threads: int | None = None
+    cuda_visible_devices: str | None = None  # the GPU(s) the worker was pinned to
     # semi-supervised runs: how many labels, and which training images carried them
     ssl_labels: int | None = None
     ssl_labelled_indices: list[int] = field(default_factory=list)
@@ -71,6 +73,12 @@ class Row:
     reference_gflop_per_s: float | None = None
     images_per_s_relative: float | None = None  # images_per_s / reference_gflop_per_s
     flops_per_step: int | None = None  # counted once per model (torch FlopCounterMode)
+    # model FLOPs utilisation: achieved = flops_per_step x steps/s; peak = a large matmul in
+    # the run's precision on its device, measured in the same process
+    achieved_gflop_per_s: float | None = None
+    peak_gflop_per_s: float | None = None
+    mfu: float | None = None  # achieved / peak
+    tf32: bool | None = None  # TensorFloat-32 allowed for fp32 matmuls/convolutions
     # losses over training: one entry per timing window (means), plus the final step's
     history: list[dict[str, float]] = field(default_factory=list)
     final_losses: dict[str, float] = field(default_factory=dict)

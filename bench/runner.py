@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import as_completed
@@ -18,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.config import ConfigError, RunSpec, Suite, default_cache_dir
-from bench.datasets import Dataset, load_dataset
+from bench.datasets import Dataset, DatasetUnavailableError, load_dataset
 from bench.executors import Executor
 from bench.executors.local import RunCancelledError
 from bench.provenance import git_commit
@@ -39,8 +40,11 @@ def preflight(
     data_dir: str | None,
     fid_weights: str | None = None,
     cache_dir: Path | None = None,
-) -> None:
+) -> Suite:
     """Check, before anything trains or is written, what would otherwise fail an hour in.
+
+    Returns the suite to run: the same one, or with its fallback_dataset when its data
+    set can be neither read nor fetched (said on stderr; every row names its data set).
 
     Also does once what every worker would otherwise do at the same time: fills the
     keras data cache, trains (or checks) the data set's cached reference classifier, and,
@@ -51,7 +55,19 @@ def preflight(
         raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
     if fid_weights is not None and not Path(fid_weights).is_file():
         raise ConfigError(f"--fid-weights {fid_weights}: no such file")
-    dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+    import torch._dynamo  # noqa: F401  before keras/tensorflow (a download) or it segfaults
+
+    try:
+        dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+    except DatasetUnavailableError as error:
+        if not suite.fallback_dataset:
+            raise
+        print(
+            f"note: {error}; this suite falls back to {suite.fallback_dataset!r}",
+            file=sys.stderr,
+        )
+        suite = replace(suite, dataset=suite.fallback_dataset)
+        dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -59,13 +75,12 @@ def preflight(
     if not os.access(results_dir, os.W_OK):
         raise ConfigError(f"results folder {results_dir} is not writable")
     _prepare_metrics(suite, dataset, fid_weights, cache_dir or default_cache_dir())
+    return suite
 
 
 def _prepare_metrics(
     suite: Suite, dataset: Dataset, fid_weights: str | None, cache_dir: Path
 ) -> None:
-    import torch._dynamo  # noqa: F401  before anything imports tensorflow (it segfaults after)
-
     from metrics.classifier import load_or_train
     from metrics.inception import InceptionFeatures, fetch_weights
 
@@ -114,7 +129,7 @@ def run_suite(
     """
     results_dir = Path(results_dir)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    preflight(suite, results_dir, data_dir, fid_weights, cache_dir)
+    suite = preflight(suite, results_dir, data_dir, fid_weights, cache_dir)
     specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
     todo = pending_specs(specs, results_dir, rerun, retry_failed)
     if on_start is not None:
@@ -139,6 +154,22 @@ def run_suite(
     wanted = {spec.run_id for spec in specs}
     rows = [row for row in read_rows(results_dir) if row.run_id in wanted]
     return SuiteOutcome(results_dir, rows, ran=ran, skipped=len(specs) - len(todo))
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this machine offers runs: CUDA_VISIBLE_DEVICES if set, else nvidia-smi's list."""
+    declared = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if declared is not None:
+        return [gpu.strip() for gpu in declared.split(",") if gpu.strip()]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
 
 
 def _has_nvidia_gpu() -> bool:

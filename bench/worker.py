@@ -46,11 +46,11 @@ from bench.evaluation import (
 )
 from bench.flops import train_step_flops
 from bench.provenance import cpu_name, hostname, package_versions, utc_now
-from bench.reference_kernel import reference_gflop_per_s
+from bench.reference_kernel import peak_gflop_per_s, reference_gflop_per_s
 from bench.results import Row, write_row_file
 from bench.timing import Batch, DivergedError, TrainingMeasurement, measure_training
 from implementations import registry
-from implementations.api import BuildOptions
+from implementations.api import BuildOptions, UnsupportedOperationError
 from implementations.spec import GanSpec, make_spec
 from metrics.semisup import classification_accuracy
 
@@ -87,6 +87,8 @@ def execute(spec: RunSpec) -> Row:
         if progress.measurement is not None:
             fields.update(_measurement_fields(progress.measurement))
         fields.update(_error_fields(error), status="diverged", diverged_step=error.step)
+    except UnsupportedOperationError as error:
+        fields.update(error=f"unsupported: {error}", status="unsupported")
     except Exception as error:
         fields.update(_error_fields(error), status="failed")
     fields.update(progress.evaluation_fields())  # what was evaluated before any failure
@@ -112,6 +114,7 @@ def identity_fields(spec: RunSpec) -> dict[str, Any]:
         "compile": spec.compile,
         "spec_preset": spec.spec_preset,
         "threads": spec.threads,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "status": "failed",  # until training returns
         "versions": package_versions(registry.FRAMEWORK_PACKAGES.get(spec.framework, ())),
         "hostname": hostname(),
@@ -127,16 +130,21 @@ class RunProgress:
     evaluations: list[Evaluation] = field(default_factory=list)
     eval_wall_s: float = 0.0
     final: dict[str, Any] = field(default_factory=dict)  # fields known only at the end
+    notes: dict[str, str] = field(default_factory=dict)  # why a non-quality field is null
 
     def evaluation_fields(self) -> dict[str, Any]:
         """Row fields: the last evaluation's metrics, notes and grid, and the history."""
         if not self.evaluations:
-            return {"eval_wall_s": self.eval_wall_s or None, **self.final}
+            return {
+                "eval_wall_s": self.eval_wall_s or None,
+                "metric_notes": dict(self.notes),
+                **self.final,
+            }
         last = self.evaluations[-1]
         row_fields = set(Row.__dataclass_fields__)
         return {
             **{k: v for k, v in last.values.items() if k in row_fields},
-            "metric_notes": dict(last.notes),
+            "metric_notes": {**last.notes, **self.notes},
             "fid_inception_reason": last.notes.get("fid_inception"),
             "eval_step": last.step,
             "sample_grid_png": last.sample_grid_png,
@@ -151,8 +159,14 @@ def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None
     dataset = load_dataset(spec.dataset, Path(spec.data_dir) if spec.data_dir else None)
     gan_spec = make_spec(spec.variant, dataset.image_shape, dataset.num_classes, spec.spec_preset)
     options = BuildOptions(
-        seed=spec.seed, device=spec.device, compile=spec.compile, precision=spec.precision
+        seed=spec.seed,
+        device=spec.device,
+        compile=spec.compile,
+        precision=spec.precision,
+        tf32=spec.tf32,
     )
+    fields["tf32"] = spec.tf32
+    gan = registry.build(spec.framework, spec.variant, gan_spec, options)  # may be unsupported
     started = time.perf_counter()
     evaluator = Evaluator(dataset, gan_spec, evaluation_settings(spec))
     progress.eval_wall_s += time.perf_counter() - started
@@ -162,7 +176,6 @@ def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None
         classifier_test_accuracy=evaluator.classifier.test_accuracy,
         flops_per_step=train_step_flops(gan_spec, spec.batch_size, spec.seed),
     )
-    gan = registry.build(spec.framework, spec.variant, gan_spec, options)
     params = gan.num_params()
     fields.update(
         device_name=cpu_name() if spec.device == "cpu" else gan.device_name(),
@@ -207,6 +220,12 @@ def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None
         )
     fields.update(_measurement_fields(measurement))
     if measurement.images_per_s is not None:
+        fields.update(_utilisation_fields(spec, measurement.images_per_s, fields["flops_per_step"]))
+        if fields["mfu"] is None:
+            progress.notes["mfu"] = (
+                f"the {spec.precision} matmul probe ({fields['peak_gflop_per_s']:.2f} GFLOP/s) "
+                "ran slower than the model itself: no such matmul units here, so no peak"
+            )
         fields["images_per_s_relative"] = measurement.images_per_s / reference
     device_peak = gan.device_peak_mem_mb()
     if device_peak is not None:
@@ -217,6 +236,18 @@ def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None
             spec, dataset, gan_spec, options
         )
         progress.eval_wall_s += time.perf_counter() - started
+
+
+def _utilisation_fields(spec: RunSpec, images_per_s: float, flops_per_step: int) -> dict:
+    """Achieved model GFLOP/s and its share of the matmul peak measured here (MFU)."""
+    achieved = flops_per_step * images_per_s / spec.batch_size / 1e9
+    peak = peak_gflop_per_s(spec.device, spec.precision, spec.tf32)
+    fields = {"achieved_gflop_per_s": achieved, "peak_gflop_per_s": peak, "mfu": achieved / peak}
+    if achieved > peak:
+        # Seen on CPUs without bf16 matmul units: torch's bf16 matmul is emulated and slower
+        # than the convolutions' own kernels, so the probe is not a peak and no MFU is honest.
+        fields["mfu"] = None
+    return fields
 
 
 def _batches(spec: RunSpec, dataset: Dataset, loss: str) -> Iterator[Batch]:

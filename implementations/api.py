@@ -16,12 +16,12 @@ import numpy as np
 from implementations.spec import GanSpec
 
 Device = Literal["cpu", "cuda"]
-CompileMode = Literal["default", "compiled"]
-Precision = Literal["fp32"]
+CompileMode = Literal["default", "compiled", "cudagraphs"]
+Precision = Literal["fp32", "bf16"]
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
-COMPILE_MODES: tuple[str, ...] = ("default", "compiled")
-PRECISIONS: tuple[str, ...] = ("fp32",)
+COMPILE_MODES: tuple[str, ...] = ("default", "compiled", "cudagraphs")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,16 @@ class BuildOptions:
     seed: int  # initial weights and the training noise stream
     device: Device = "cpu"
     # "default": torch eager, tf `tf.function` graph; "compiled": torch.compile,
-    # tf `tf.function(jit_compile=True)` (XLA).
+    # tf `tf.function(jit_compile=True)` (XLA); "cudagraphs": torch.compile with
+    # mode="reduce-overhead" (CUDA graphs: one launch per step for launch-bound models;
+    # torch on a GPU only, UnsupportedOperationError elsewhere).
     compile: CompileMode = "default"
+    # "fp32", or "bf16" mixed precision: torch autocast, Keras's "mixed_bfloat16" policy;
+    # weights, optimiser state and losses stay float32 in both.
     precision: Precision = "fp32"
+    # TensorFloat-32 for float32 matmuls and convolutions on GPUs that have it. Set
+    # explicitly in both frameworks: TensorFlow enables it by default, torch's matmul not.
+    tf32: bool = False
 
 
 class UnsupportedOperationError(Exception):

@@ -65,9 +65,13 @@ def activate(x: tf.Tensor, layer: Layer) -> tf.Tensor:
 
 
 def make_module(
-    layer: Layer, input_shape: Shape, seeds: np.random.Generator
+    layer: Layer, input_shape: Shape, seeds: np.random.Generator, dtype: str = "float32"
 ) -> keras.layers.Layer | None:
-    """The Keras layer for one spec layer (None for reshapes), initialised from the spec."""
+    """The Keras layer for one spec layer (None for reshapes), initialised from the spec.
+
+    `dtype` is the Keras dtype policy: "float32", or "mixed_bfloat16" (bf16 compute,
+    float32 variables).
+    """
     if isinstance(layer, Dense):
         module = keras.layers.Dense(
             layer.units,
@@ -75,6 +79,7 @@ def make_module(
             kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
             bias_initializer="zeros",
             name=layer.name,
+            dtype=dtype,
         )
     elif isinstance(layer, Conv):
         # Padding is applied by hand around a "valid" convolution: see Conv in spec.py.
@@ -88,6 +93,7 @@ def make_module(
             kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
             bias_initializer="zeros",
             name=layer.name,
+            dtype=dtype,
         )
     elif isinstance(layer, BatchNorm):
         module = keras.layers.BatchNormalization(
@@ -97,6 +103,7 @@ def make_module(
             gamma_initializer="ones",
             beta_initializer="zeros",
             name=layer.name,
+            dtype=dtype,
         )
     else:
         return None
@@ -111,11 +118,17 @@ class SpecNet:
     reshapes and flattens need no reordering here.
     """
 
-    def __init__(self, layers: tuple[Layer, ...], input_shape: Shape, seeds: np.random.Generator):
+    def __init__(
+        self,
+        layers: tuple[Layer, ...],
+        input_shape: Shape,
+        seeds: np.random.Generator,
+        dtype: str = "float32",
+    ):
         self.specs = layers
         self.layers: dict[str, keras.layers.Layer] = {}
         for layer, layer_input, _ in network_shapes(layers, input_shape):
-            module = make_module(layer, layer_input, seeds)
+            module = make_module(layer, layer_input, seeds, dtype)
             if module is not None:
                 self.layers[layer.name] = module
 
@@ -127,7 +140,8 @@ class SpecNet:
         for layer in self.specs:
             features = x
             x = activate(self.apply_layer(layer, x, training), layer)
-        return x, tf.reshape(features, (tf.shape(features)[0], -1))
+        features = tf.reshape(features, (tf.shape(features)[0], -1))
+        return tf.cast(x, tf.float32), tf.cast(features, tf.float32)  # bf16 compute -> fp32
 
     def apply_layer(self, layer: Layer, x: tf.Tensor, training: bool) -> tf.Tensor:
         if isinstance(layer, Reshape):
@@ -175,11 +189,18 @@ class TfGAN:
         self.spec = spec
         self.options = options
         self.device = resolve_device(options.device)
+        if options.compile == "cudagraphs":
+            raise UnsupportedOperationError(
+                "compile mode 'cudagraphs' is torch's; TensorFlow's compiled mode is XLA "
+                "('compiled')"
+            )
+        tf.config.experimental.enable_tensor_float_32_execution(options.tf32)
+        dtype = "mixed_bfloat16" if options.precision == "bf16" else "float32"
         init_generator = np.random.default_rng(options.seed)
         with tf.device(self.device):
-            self.generator = SpecNet(spec.generator, spec.generator_input, init_generator)
+            self.generator = SpecNet(spec.generator, spec.generator_input, init_generator, dtype)
             self.discriminator = SpecNet(
-                spec.discriminator, spec.discriminator_input, init_generator
+                spec.discriminator, spec.discriminator_input, init_generator, dtype
             )
             self.g_optimizer = make_adam(self.generator.trainable_variables, spec.g_optimizer)
             self.d_optimizer = make_adam(self.discriminator.trainable_variables, spec.d_optimizer)

@@ -6,7 +6,7 @@ train_step; everything here has a line-for-line twin in implementations/tf/commo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -104,7 +104,8 @@ class BiasedMovingVariance:
             return super().forward(x)
         reduce_dims = [0, *range(2, x.dim())]
         with torch.no_grad():
-            variance, mean = torch.var_mean(x, dim=reduce_dims, correction=0)
+            # Statistics in float32 whatever x is (bf16 under autocast), as Keras keeps them.
+            variance, mean = torch.var_mean(x.float(), dim=reduce_dims, correction=0)
             self.running_mean.lerp_(mean, self.momentum)
             self.running_var.lerp_(variance, self.momentum)
         return F.batch_norm(
@@ -128,9 +129,16 @@ class SpecNet(nn.Module):
     that dense kernels see features in the spec's (H, W, C) order.
     """
 
-    def __init__(self, layers: tuple[Layer, ...], input_shape: Shape, generator: torch.Generator):
+    def __init__(
+        self,
+        layers: tuple[Layer, ...],
+        input_shape: Shape,
+        generator: torch.Generator,
+        autocast_dtype: torch.dtype | None = None,
+    ):
         super().__init__()
         self.specs = layers
+        self.autocast_dtype = autocast_dtype  # bf16: layers compute in it, outputs are fp32
         self.layers = nn.ModuleDict()
         for layer, layer_input, _ in network_shapes(layers, input_shape):
             module = make_module(layer, layer_input, generator)
@@ -142,10 +150,13 @@ class SpecNet(nn.Module):
         if x.dim() == 4:
             x = x.permute(0, 3, 1, 2).contiguous()  # torch's kernels are fastest on NCHW
         features = x
-        for layer in self.specs:
-            features = x
-            x = activate(self.apply_layer(layer, x), layer)
-        return _to_nhwc(x), _to_nhwc(features).flatten(1)
+        with torch.autocast(
+            x.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
+        ):
+            for layer in self.specs:
+                features = x
+                x = activate(self.apply_layer(layer, x), layer)
+        return _to_nhwc(x).float(), _to_nhwc(features).flatten(1).float()
 
     def apply_layer(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
         if isinstance(layer, Reshape):
@@ -156,6 +167,12 @@ class SpecNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_features(x)[0]
+
+
+def set_tf32(enabled: bool) -> None:
+    """TF32 for float32 matmuls and cuDNN convolutions, both set (they default differently)."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
 
 
 def _to_nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -182,12 +199,14 @@ class TorchGAN:
         self.spec = spec
         self.options = options
         self.device = resolve_device(options.device)
+        set_tf32(options.tf32)
+        autocast_dtype = torch.bfloat16 if options.precision == "bf16" else None
         init_generator = torch.Generator().manual_seed(options.seed)
-        self.generator = SpecNet(spec.generator, spec.generator_input, init_generator).to(
-            self.device
-        )
+        self.generator = SpecNet(
+            spec.generator, spec.generator_input, init_generator, autocast_dtype
+        ).to(self.device)
         self.discriminator = SpecNet(
-            spec.discriminator, spec.discriminator_input, init_generator
+            spec.discriminator, spec.discriminator_input, init_generator, autocast_dtype
         ).to(self.device)
         self.g_optimizer = make_adam(self.generator.parameters(), spec.g_optimizer)
         self.d_optimizer = make_adam(self.discriminator.parameters(), spec.d_optimizer)
@@ -196,12 +215,26 @@ class TorchGAN:
         # What train_step calls; torch.compile wraps the modules, not the optimiser.
         self.g_forward: nn.Module = self.generator
         self.d_forward: nn.Module = self.discriminator
-        if options.compile == "compiled":
-            self.g_forward = torch.compile(self.generator, dynamic=False)
-            self.d_forward = torch.compile(self.discriminator, dynamic=False)
+        if options.compile == "cudagraphs" and self.device.type != "cuda":
+            raise UnsupportedOperationError(
+                "compile mode 'cudagraphs' needs a CUDA device (torch.compile "
+                "mode='reduce-overhead' captures CUDA graphs)"
+            )
+        if options.compile != "default":
+            self.g_forward = self.compile_module(self.generator)
+            self.d_forward = self.compile_module(self.discriminator)
+
+    def compile_module(self, function: Callable) -> Callable:
+        """torch.compile as this run's compile mode asks: inductor, or inductor + CUDA graphs."""
+        mode = "reduce-overhead" if self.options.compile == "cudagraphs" else None
+        return torch.compile(function, dynamic=False, mode=mode)
 
     def describe_compile(self) -> str:
-        return "torch.compile (inductor)" if self.options.compile == "compiled" else "torch eager"
+        return {
+            "default": "torch eager",
+            "compiled": "torch.compile (inductor)",
+            "cudagraphs": "torch.compile (inductor, mode=reduce-overhead: CUDA graphs)",
+        }[self.options.compile]
 
     def noise(self, n: int) -> torch.Tensor:
         """z ~ N(0, 1) for training, drawn on the device from the run's seeded stream."""

@@ -83,9 +83,9 @@ class SemiSupervisedGAN(TorchGAN):
         super().__init__(spec, options)
         # The generator step reads D's features: compiled like d_forward in compiled mode.
         self.d_forward_with_features = self.discriminator.forward_with_features
-        if options.compile == "compiled":
-            self.d_forward_with_features = torch.compile(
-                self.discriminator.forward_with_features, dynamic=False
+        if options.compile != "default":
+            self.d_forward_with_features = self.compile_module(
+                self.discriminator.forward_with_features
             )
 
     def train_step(
