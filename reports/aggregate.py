@@ -52,6 +52,8 @@ SPEED_METRICS: tuple[str, ...] = (
     "params_generator",
     "params_discriminator",
     "train_wall_s",
+    "achieved_gflop_per_s",
+    "mfu",
 )
 QUALITY_METRICS: tuple[str, ...] = (
     "parzen_ll",

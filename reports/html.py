@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jinja2
 
-from bench.results import ROWS_DIR, Row, read_rows
+from bench.results import ROWS_DIR, Row, read_rows_skipping
 from reports import plots
 from reports.aggregate import (
     Choice,
@@ -84,6 +84,10 @@ RAW_COLUMNS = (
     "params_generator",
     "params_discriminator",
     "flops_per_step",
+    "achieved_gflop_per_s",
+    "peak_gflop_per_s",
+    "mfu",
+    "tf32",
     "train_wall_s",
     "parzen_ll",
     "parzen_se",
@@ -97,6 +101,11 @@ RAW_COLUMNS = (
     "probe_accuracy",
     "git_commit",
     "started_at",
+    "engine",
+    "node",
+    "hostname",
+    "attempts",
+    "job_id",
 )
 
 
@@ -109,8 +118,13 @@ def report(
     output: Path | str | None = None,
     baseline: Path | str | None = None,
     verdicts: Mapping[str, str] | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the HTML report of a results folder (default: RESULTS_DIR/report.html).
+
+    A row file that cannot be read (truncated, not JSON, another schema_version) is
+    skipped: on_skip gets one line naming it, and the report's environment lists it. A
+    folder with no readable row at all is a ReportError.
 
     verdicts: implementation key (reports.aggregate.implementation_key) -> a regression
     verdict, "slower; throughput slower -31.0%": the text before ";" is shown, the rest
@@ -122,16 +136,22 @@ def report(
         raise ReportError(f"results folder {results_dir} does not exist")
     if not results_dir.is_dir():
         raise ReportError(f"{results_dir} is not a folder; give a results folder (rows/*.json)")
-    rows = read_rows(results_dir)
+    rows, skipped = read_rows_skipping(results_dir)
+    if not rows and skipped:
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise ReportError(f"results folder {results_dir} has no readable rows: {skipped[0]}{more}")
     if not rows:
         raise ReportError(
             f"results folder {results_dir} has no rows ({ROWS_DIR}/*.json); "
             "run `python -m bench run` first"
         )
+    for line in skipped:
+        if on_skip is not None:
+            on_skip(line)
     if baseline is not None:
         verdicts = {**baseline_verdicts(Path(baseline), rows), **(verdicts or {})}
     output = Path(output) if output is not None else results_dir / REPORT_FILE
-    return write_report(rows, output, verdicts=verdicts, source=str(results_dir))
+    return write_report(rows, output, verdicts=verdicts, source=str(results_dir), skipped=skipped)
 
 
 def baseline_verdicts(baseline: Path, rows: Sequence[Row]) -> dict[str, str]:
@@ -161,9 +181,10 @@ def write_report(
     output: Path,
     verdicts: Mapping[str, str] | None = None,
     source: str = "",
+    skipped: Sequence[str] = (),
 ) -> Path:
     """Render the rows and write the file atomically, so a browser never opens half of it."""
-    text = render(rows, verdicts=verdicts, source=source)
+    text = render(rows, verdicts=verdicts, source=source, skipped=skipped)
     output = Path(output)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -180,8 +201,13 @@ def write_report(
     return output
 
 
-def render(rows: Sequence[Row], verdicts: Mapping[str, str] | None = None, source: str = "") -> str:
-    """The report's HTML text for these rows."""
+def render(
+    rows: Sequence[Row],
+    verdicts: Mapping[str, str] | None = None,
+    source: str = "",
+    skipped: Sequence[str] = (),
+) -> str:
+    """The report's HTML text; `skipped` says why each unreadable row file was left out."""
     implementations = group_implementations(rows)
     space = feature_space(rows)
     quality = quality_metric(implementations, space)
@@ -198,7 +224,8 @@ def render(rows: Sequence[Row], verdicts: Mapping[str, str] | None = None, sourc
     environment = template_environment()
     return environment.get_template(TEMPLATE).render(
         title=_title(rows),
-        environment=environment_facts(rows, space, source),
+        environment=environment_facts(rows, space, source, skipped),
+        mix_warning=mix_warning(rows),
         summary=_summary(rows, implementations),
         leaderboard=leaderboard,
         choices=[choice_view(choice) for choice in choices(implementations, quality)],
@@ -298,6 +325,20 @@ def leaderboard_table(
         stat_column("compile s", "compile_s", "{:,.1f}", "wall time of the warm-up steps"),
         stat_column(
             "peak mem MB", "peak_mem_mb", "{:,.0f}", "process RSS on CPU, allocator on GPU"
+        ),
+        stat_column(
+            "GFLOP/s",
+            "achieved_gflop_per_s",
+            "{:,.1f}",
+            "model FLOPs per step (counted on the torch twin) x steps per second",
+        ),
+        stat_column(
+            "MFU",
+            "mfu",
+            "{:.1%}",
+            "achieved GFLOP/s over a large matmul's GFLOP/s in the run's precision, "
+            "measured on the same device in the same process",
+            True,
         ),
         Column("params G / D", "trainable parameters of G and D", True, _params_cell),
         Column(
@@ -575,7 +616,7 @@ def png_data_uri(encoded: str | None) -> str | None:
 
 
 def environment_facts(
-    rows: Sequence[Row], space: FeatureSpace, source: str
+    rows: Sequence[Row], space: FeatureSpace, source: str, skipped: Sequence[str] = ()
 ) -> list[tuple[str, str]]:
     """Where and how these numbers were made; a mix (two commits, two devices) is spelled out."""
     versions: dict[str, set[str]] = {}
@@ -600,13 +641,54 @@ def environment_facts(
             or "not recorded",
         ),
         ("git commit", _values(row.git_commit for row in rows)),
+        ("ran on", _values(_where(row) for row in rows)),
         ("runs started (UTC)", f"{started[0]} … {started[-1]}" if started else "not recorded"),
         ("report made", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("quality features", fid_text),
     ]
     if source:
         facts.append(("results folder", source))
+    if skipped:
+        facts.append((f"unreadable row files skipped ({len(skipped)})", "; ".join(skipped)))
     return facts
+
+
+def mix_warning(rows: Sequence[Row]) -> str | None:
+    """A sentence when the leaderboard's lines come from different libraries or devices."""
+    rows = [row for row in rows if row.status == "ok"]  # the leaderboard's figures
+    versions: dict[str, set[str]] = {}
+    for row in rows:
+        for package, version in row.versions.items():
+            versions.setdefault(package, set()).add(str(version))
+    mixed = [
+        f"{package} {' / '.join(sorted(found))}"
+        for package, found in sorted(versions.items())
+        if len(found) > 1
+    ]
+    devices = sorted({f"{row.device_name or '?'} ({row.device})" for row in rows})
+    parts = []
+    if mixed:
+        parts.append(f"library versions ({'; '.join(mixed)})")
+    if len(devices) > 1:
+        parts.append(f"device kinds ({', '.join(devices)})")
+    if not parts:
+        return None
+    return (
+        f"These rows mix {' and '.join(parts)}: a difference between two lines may come "
+        "from those, not from the implementations (the raw rows say which run is which)."
+    )
+
+
+def _where(row: Row) -> str:
+    """'ray node 1a2b3c4d (host)', 'slurm node gpu07', 'local vm': which engine ran it, where."""
+    if row.engine is None:
+        return "not recorded"
+    node = row.node or row.hostname or "?"
+    if row.engine == "local":
+        return f"local {node}"
+    short = node[:8] if len(node) > 16 else node
+    host = f" ({row.hostname})" if row.hostname and row.hostname != node else ""
+    return f"{row.engine} node {short}{host}"
 
 
 def _values(values) -> str:
