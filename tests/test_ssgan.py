@@ -333,23 +333,24 @@ def test_a_run_sees_exactly_the_n_chosen_labels_and_minus_one_elsewhere(digits):
 
 # --- accuracy: ssgan beats the same classifier trained on the labels alone -----------------
 
-# Digits has 1,078 training images and its 100-label baseline already reaches ~92% of the
-# 97.5% that all labels give, so at 100 labels ssgan's gain is within seed noise (measured,
-# torch, lr 5e-4, 1,500 steps, seeds 3/5/7: ssgan 0.944/0.906/0.947, baseline
-# 0.922/0.897/0.956). MNIST's 100 of 60,000 labels are 0.17% of the data; 20 labels,
-# 2 per class, are the nearest regime digits allows (1.9%), and there the gain is clear.
-# Adam lr 2e-4 trained ssgan too slowly for this budget (at 1,500 steps it was 6 points
-# *below* the baseline, seeds 3/5/7); the spec's 5e-4 for both networks works.
-# Measured with these settings, seeds 0-5 and 7, ssgan - baseline accuracy in points:
-#   torch: +9.4 +9.4 +3.3 +6.1 +7.2 +5.9 +8.1 (mean +7.1; ssgan 0.84, baseline 0.77)
-#   tf:    +10.9 +14.1 +8.1 +11.7 (seeds 0-3; ssgan 0.89, baseline 0.78)
-# One seed is one draw from that spread (another machine's rounding changes the
-# trajectory, not the law), so the test asks for +2 points: below the smallest
-# measured margin, yet 7 test images more than the baseline gets right.
-ACCURACY_LABELS = 20
+# Digits has 1,078 training images; 100 labels (10 per class, as Salimans et al. on MNIST)
+# already give the supervised-only baseline ~92% of the 97.5% that all labels give, so the
+# unlabelled images have ~5 points to add. At 1,500 steps of 100 images the gain was within
+# seed noise (torch, seeds 3/5/7: ssgan 0.944/0.906/0.947, baseline 0.922/0.897/0.956);
+# at 3,000 steps it is clear. Measured (test accuracy, ssgan vs baseline, 3,000 steps):
+#   torch seed 0: 0.972 vs 0.914 (+5.8)   seed 1: 0.961 vs 0.917 (+4.4)
+#   torch seed 2: 0.939 vs 0.919 (+1.9)   seed 3: 0.944 vs 0.928 (+1.7)
+#   tf    seed 0: 0.964 vs 0.919 (+4.4)
+# Mean over torch seeds 0-3: 0.954 vs 0.920 (+3.5 points), every seed above. (With 20 labels
+# the gap is wider still: torch +3.3..+9.4, tf +8.1..+14.1 points at 1,500 steps.)
+# Adam lr 2e-4 trained ssgan too slowly for this budget; the spec's 5e-4 for both works.
+# One seed is one draw from that spread (another machine's rounding changes the trajectory,
+# not the law), so the test asks for +1.5 points: below the smallest margin measured, and
+# still 6 test images more than the baseline gets right.
+ACCURACY_LABELS = 100
 ACCURACY_BATCH = 100  # 50 labelled (cycled) + 50 unlabelled per step
-ACCURACY_STEPS = 1_500
-ACCURACY_MARGIN = 0.02
+ACCURACY_STEPS = 3_000
+ACCURACY_MARGIN = 0.015
 
 
 def accuracy_after_training(framework: str, digits, loss: str, seed: int) -> float:
