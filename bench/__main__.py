@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.config import ConfigError, Suite, load_suite, suite_names
 from bench.datasets import DATASETS, DatasetUnavailableError
+from bench.executors import EXECUTORS
 from bench.results import ResultsError, Row, rows_frame
 from implementations.registry import FRAMEWORKS, registrations, variants
 
@@ -69,7 +70,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", help="override seeds, comma-separated, e.g. 0,1,2")
     run.add_argument("--out", type=Path, help="results folder (default: results/SUITE)")
     run.add_argument("--data-dir", type=Path, help="folder holding the data set's standard files")
-    run.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="runs at once: local processes (default 1), or the Slurm array's parallelism "
+        "(default 16); Ray runs as many as the cluster's CPUs and GPUs hold",
+    )
+    run.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where runs execute: processes on this machine (default), a Ray cluster, or a "
+        "Slurm job array (README: Running on a cluster)",
+    )
+    run.add_argument(
+        "--address",
+        help="--executor ray: the cluster's HOST:PORT (default: $RAY_ADDRESS, else a cluster "
+        "started on this machine; 'local' starts one for this command)",
+    )
+    run.add_argument("--partition", help="--executor slurm: the partition (default: Slurm's)")
+    run.add_argument("--account", help="--executor slurm: the account to charge")
+    run.add_argument(
+        "--time",
+        help="--executor slurm: each job's time limit, HH:MM:SS (default: the suite's "
+        "timeout_s plus 5 minutes)",
+    )
     run.add_argument("--rerun", action="store_true", help="run again even runs that have rows")
     run.add_argument(
         "--retry-failed", action="store_true", help="run again the runs whose status is not ok"
@@ -135,7 +160,7 @@ def suite_with_overrides(args: argparse.Namespace) -> Suite:
         changes["eval_samples"] = args.eval_samples
     if args.seeds is not None:
         changes["seeds"] = _parse_seeds(args.seeds)
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}; must be >= 1")
     try:
         return dataclasses.replace(suite, **changes)
@@ -175,19 +200,12 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from bench.executors.local import LocalExecutor
-    from bench.runner import run_suite, visible_gpus
+    from bench.runner import run_suite
 
     suite = suite_with_overrides(args)
     results_dir = args.out or Path("results") / suite.name
     data_dir = str(args.data_dir) if args.data_dir else None
-    gpus = visible_gpus() if suite.device == "cuda" else []
-    if suite.device == "cuda" and gpus and args.jobs > len(gpus):
-        raise ConfigError(
-            f"--jobs {args.jobs} with device cuda: one run per GPU, and this machine shows "
-            f"{len(gpus)} ({', '.join(gpus)}); use --jobs {len(gpus)} or fewer"
-        )
-    executor = LocalExecutor(jobs=args.jobs, scratch_dir=results_dir / ".work", gpus=gpus)
+    executor = build_executor(args, suite, results_dir)
 
     def announce(todo: int, total: int) -> None:
         print(f"suite {suite.name}: {todo} of {total} runs to do -> {results_dir}", file=sys.stderr)
@@ -222,6 +240,49 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_executor(args: argparse.Namespace, suite: Suite, results_dir: Path):
+    """The executor --executor names, with its own options (bench/executors/)."""
+    foreign = {
+        "--address": ("ray", args.address),
+        "--partition": ("slurm", args.partition),
+        "--account": ("slurm", args.account),
+        "--time": ("slurm", args.time),
+    }
+    for option, (engine, value) in foreign.items():
+        if value is not None and args.executor != engine:
+            raise ConfigError(f"{option} is an option of --executor {engine}")
+    if args.executor == "ray":
+        from bench.executors.ray import RayExecutor
+
+        if args.jobs is not None:
+            raise ConfigError(
+                "--jobs does not apply to --executor ray: Ray runs as many runs at once as "
+                "the cluster's CPUs and GPUs hold"
+            )
+        return RayExecutor(address=args.address, max_retries=suite.max_retries)
+    if args.executor == "slurm":
+        from bench.executors.slurm import DEFAULT_PARALLELISM, SlurmExecutor
+
+        return SlurmExecutor(
+            folder=results_dir / ".submitit",
+            partition=args.partition,
+            account=args.account,
+            time_limit=args.time,
+            parallelism=args.jobs or DEFAULT_PARALLELISM,
+        )
+    from bench.executors.local import LocalExecutor
+    from bench.runner import visible_gpus
+
+    jobs = args.jobs or 1
+    gpus = visible_gpus() if suite.device == "cuda" else []
+    if suite.device == "cuda" and gpus and jobs > len(gpus):
+        raise ConfigError(
+            f"--jobs {jobs} with device cuda: one run per GPU, and this machine shows "
+            f"{len(gpus)} ({', '.join(gpus)}); use --jobs {len(gpus)} or fewer"
+        )
+    return LocalExecutor(jobs=jobs, scratch_dir=results_dir / ".work", gpus=gpus)
+
+
 def format_table(rows: list[Row]) -> str:
     """The rows as a fixed-width text table, one line per run."""
     if not rows:
@@ -242,7 +303,17 @@ names differ, images/s relative to a reference matmul timed in the same process 
 compared (the output says which figure it used). FLOPs per step and parameter counts
 must match exactly. Quality is worse when a metric's mean over seeds moved the wrong
 way by more than max(its floor, --max-quality-loss % of the baseline, 2 x the pooled
-seed std). See bench/compare.py."""
+seed std). See bench/compare.py.
+
+Unreadable input stops the check (exit 2, one line naming the file): a truncated or
+non-JSON row file, or a row or baseline of another schema_version, in either side. A
+regression check never runs on part of the rows."""
+
+REPORT_HELP = """A row file that cannot be read (truncated, not JSON, another schema_version) is
+skipped: one line on stderr names it and why, the report's environment lists it, and
+the report is made from the other rows (exit 0). A folder that is missing, or has no
+readable row at all, is exit 2. A --baseline that cannot be read is exit 2, as in
+`compare`."""
 
 
 def add_compare_parsers(commands: argparse._SubParsersAction) -> None:
@@ -310,6 +381,8 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
         "report",
         help="render a results folder as one self-contained HTML file",
         description="Render the rows of RESULTS_DIR as one HTML file that opens with no network.",
+        epilog=REPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument(
         "results_dir", type=Path, metavar="RESULTS_DIR", help="a results folder (rows/*.json)"
@@ -328,7 +401,10 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
 def command_report(args: argparse.Namespace) -> int:
     from reports.html import report
 
-    path = report(args.results_dir, output=args.output, baseline=args.baseline)
+    def warn(line: str) -> None:
+        print(f"python -m bench report: warning: skipped {line}", file=sys.stderr)
+
+    path = report(args.results_dir, output=args.output, baseline=args.baseline, on_skip=warn)
     print(f"report: {path.resolve()}")
     return 0
 

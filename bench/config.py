@@ -59,6 +59,15 @@ class Suite:
     eval_samples: int = 10_000
     inception_fid: bool = True  # Inception FID when the pytorch-fid weights are present
     tf32: bool = False  # TensorFloat-32 for fp32 matmuls, set alike in both frameworks
+    # deterministic kernels only, so one seed gives bit-identical numbers; absent: true on
+    # cpu (it costs nothing there), false on cuda (it costs speed; see the README)
+    deterministic: bool | None = None
+    # memory cap of one run, MiB (absent: none); an allocation past it fails and the row is
+    # "oom" (bench/worker.py memory_cap says what is counted)
+    max_mem_mb: int | None = None
+    # --executor ray: times a run is started again when its node or worker died (a run that
+    # raised is never retried: it is a failed row)
+    max_retries: int = 2
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -97,6 +106,8 @@ class Suite:
                 eval_samples=self.eval_samples,
                 inception_fid=self.inception_fid,
                 tf32=self.tf32,
+                deterministic=self.deterministic,
+                max_mem_mb=self.max_mem_mb,
                 data_dir=data_dir,
                 fid_weights=fid_weights,
                 cache_dir=cache_dir,
@@ -136,6 +147,8 @@ class RunSpec:
     eval_samples: int = 10_000
     inception_fid: bool = True
     tf32: bool = False
+    deterministic: bool | None = None  # None: the device's default (deterministic_default)
+    max_mem_mb: int | None = None
     data_dir: str | None = field(default=None)
     fid_weights: str | None = None  # the Inception weights file; None: the torch hub cache
     cache_dir: str | None = None  # reference classifiers; None: GANBENCH_CACHE_DIR or ~/.cache
@@ -146,8 +159,23 @@ class RunSpec:
         return (
             f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
             f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}"
-            f"-l{self.ssl_labels}-e{self.eval_samples}{'-tf32' if self.tf32 else ''}-s{self.seed}"
+            f"-l{self.ssl_labels}-e{self.eval_samples}{'-tf32' if self.tf32 else ''}"
+            f"{self._determinism_tag}-s{self.seed}"
         )
+
+    @property
+    def uses_deterministic_kernels(self) -> bool:
+        """The suite's `deterministic`, or the device's default where the suite is silent."""
+        if self.deterministic is None:
+            return deterministic_default(self.device)
+        return self.deterministic
+
+    @property
+    def _determinism_tag(self) -> str:
+        """In the run_id only when it differs from the device's default, so ids stay stable."""
+        if self.uses_deterministic_kernels == deterministic_default(self.device):
+            return ""
+        return "-det" if self.uses_deterministic_kernels else "-nondet"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -196,6 +224,11 @@ def suite_from_dict(values: dict[str, Any], source: str = "suite") -> Suite:
         raise ConfigError(f"{source}: {error}") from None
 
 
+def deterministic_default(device: str) -> bool:
+    """Deterministic kernels by default on the CPU only: free there, slower on a GPU."""
+    return device == "cpu"
+
+
 def default_cache_dir() -> Path:
     """Where reference classifiers are cached: GANBENCH_CACHE_DIR, else ~/.cache/ganbench."""
     return Path(os.environ.get("GANBENCH_CACHE_DIR", "~/.cache/ganbench")).expanduser()
@@ -231,6 +264,8 @@ def _validate(suite: Suite) -> None:
         raise ConfigError(f"warmup_steps = {suite.warmup_steps}; must be >= 1")
     _check_choices("variant_steps", list(suite.variant_steps), variants())
     _check_positive("ssl_labels", suite.ssl_labels)
+    if suite.max_retries < 0:
+        raise ConfigError(f"max_retries = {suite.max_retries}; must be >= 0")
     if not 1 <= suite.eval_points <= suite.timing_windows:
         raise ConfigError(
             f"eval_points = {suite.eval_points}; must be between 1 and timing_windows = "
@@ -246,8 +281,24 @@ def _validate(suite: Suite) -> None:
                 f"{suite.warmup_steps} warm-up steps; need at least timing_windows = "
                 f"{suite.timing_windows}"
             )
-    if not suite.name or "/" in suite.name or suite.name.startswith("."):
-        raise ConfigError(f"suite name {suite.name!r} must be a plain folder name")
+    if not is_plain_name(suite.name):
+        raise ConfigError(
+            f"suite name {suite.name!r} must be a plain folder name: no '/' or '\\', no "
+            "leading '.', no control characters (it names the folder results/<name>)"
+        )
+    if suite.max_mem_mb is not None:
+        _check_positive("max_mem_mb", suite.max_mem_mb)
+
+
+def is_plain_name(name: str) -> bool:
+    """A name that stays one folder below its parent: not absolute, no '..', no separator."""
+    return (
+        bool(name)
+        and name.isprintable()
+        and not name.startswith(".")
+        and not any(separator in name for separator in ("/", "\\"))
+        and Path(name).name == name
+    )
 
 
 def _check_types(suite: Suite) -> None:
@@ -266,6 +317,7 @@ def _check_types(suite: Suite) -> None:
         "timeout_s": (int, float),
         "eval_points": int,
         "eval_samples": int,
+        "max_retries": int,
         "variant_steps": dict,
     }
     for name, kind in expected.items():
@@ -275,6 +327,11 @@ def _check_types(suite: Suite) -> None:
     for name in ("inception_fid", "tf32"):
         if not isinstance(getattr(suite, name), bool):
             raise ConfigError(f"{name} = {getattr(suite, name)!r}; expected true or false")
+    if suite.deterministic is not None and not isinstance(suite.deterministic, bool):
+        raise ConfigError(f"deterministic = {suite.deterministic!r}; expected true or false")
+    cap = suite.max_mem_mb
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)):
+        raise ConfigError(f"max_mem_mb = {cap!r}; expected an integer number of MiB")
     if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
         raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}

@@ -9,6 +9,7 @@ solely to download a missing file into its cache for a user with a network.
 from __future__ import annotations
 
 import gzip
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +98,33 @@ def mnist(data_dir: Path | None = None) -> Dataset:
         [MNIST_FILE],
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     )
-    with np.load(folder / MNIST_FILE, allow_pickle=False) as arrays:
-        x_train, y_train = arrays["x_train"], arrays["y_train"]
-        x_test, y_test = arrays["x_test"], arrays["y_test"]
-    return _from_uint8("mnist", x_train[..., None], y_train, x_test[..., None], y_test, 10_000)
+    x_train, y_train, x_test, y_test = _read_npz(folder / MNIST_FILE, MNIST_ARRAYS)
+    return _from_uint8(
+        "mnist", x_train[..., None], y_train, x_test[..., None], y_test, 10_000, (28, 28, 1)
+    )
+
+
+MNIST_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _read_npz(path: Path, names: tuple[str, ...]) -> list[np.ndarray]:
+    """The named arrays of an .npz file; never unpickled, so a file cannot run code."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [name for name in names if name not in arrays.files]
+            if missing:
+                raise ValueError(f"no array {missing[0]!r}; expected arrays {', '.join(names)}")
+            return [arrays[name] for name in names]
+    except (OSError, EOFError, zipfile.BadZipFile, TypeError, AttributeError) as error:
+        # TypeError/AttributeError: a plain .npy array where an .npz archive belongs
+        raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+    except ValueError as error:
+        if "pickle" in str(error).lower():  # numpy refuses to unpickle, whatever its wording
+            raise ValueError(
+                f"{path}: holds pickled data, which is never loaded (it could run code); "
+                "expected an .npz of plain numeric arrays"
+            ) from None
+        raise ValueError(f"{path}: {str(error).splitlines()[0]}") from None
 
 
 def fashion_mnist(data_dir: Path | None = None) -> Dataset:
@@ -113,7 +137,7 @@ def fashion_mnist(data_dir: Path | None = None) -> Dataset:
     )
     x_train, y_train, x_test, y_test = (_read_idx(folder / name) for name in FASHION_FILES)
     return _from_uint8(
-        "fashion_mnist", x_train[..., None], y_train, x_test[..., None], y_test, 10_000
+        "fashion_mnist", x_train[..., None], y_train, x_test[..., None], y_test, 10_000, (28, 28, 1)
     )
 
 
@@ -131,7 +155,7 @@ def cifar10(data_dir: Path | None = None) -> Dataset:
     x_test, y_test = _read_cifar_bin(folder / CIFAR_DIR / CIFAR_TEST_FILE)
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return _from_uint8("cifar10", x_train, y_train, x_test, y_test, 5_000)
+    return _from_uint8("cifar10", x_train, y_train, x_test, y_test, 5_000, (32, 32, 3))
 
 
 def _from_uint8(
@@ -141,11 +165,23 @@ def _from_uint8(
     x_test: np.ndarray,
     y_test: np.ndarray,
     valid_count: int,
+    image_shape: tuple[int, int, int],
 ) -> Dataset:
     """Scale 0..255 pixels to [-1, 1] and hold out the last `valid_count` train images."""
     for what, array in (("train images", x_train), ("test images", x_test)):
         if array.dtype != np.uint8:
             raise ValueError(f"{name}: {what} have dtype {array.dtype}; expected uint8 pixels")
+        if array.ndim != 4 or tuple(array.shape[1:]) != image_shape:
+            raise ValueError(
+                f"{name}: {what} have shape {tuple(array.shape[1:])} per image; "
+                f"expected {image_shape} (height, width, channels)"
+            )
+    for what, array in (("train labels", y_train), ("test labels", y_test)):
+        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(
+                f"{name}: {what} have shape {array.shape} and dtype {array.dtype}; "
+                "expected a 1-d array of integer class labels"
+            )
     if len(x_train) <= valid_count:
         raise ValueError(
             f"{name}: {len(x_train)} training images; need more than {valid_count} (valid split)"
@@ -169,8 +205,11 @@ def _from_uint8(
 
 def _read_idx(path: Path) -> np.ndarray:
     """An idx file (LeCun's MNIST format), gzip-compressed."""
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: not a readable gzip file ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte idx file")
     ndim = raw[3]
@@ -233,7 +272,12 @@ KERAS_CACHE_SUBDIR = {"mnist": "", "fashion_mnist": "fashion-mnist", "cifar10": 
 
 
 def _download_with_keras(name: str, origin: str) -> None:
-    import keras  # only here: a run with its data cached never imports keras for data
+    # torch._dynamo before keras: importing it (as torch's first optimiser does) after
+    # tensorflow segfaults. Only here, so a run with its data at hand pays for neither.
+    import torch._dynamo  # noqa: F401
+
+    # isort: split
+    import keras
 
     if name == "cifar10":
         keras.utils.get_file(fname=KERAS_CACHE_SUBDIR[name], origin=origin, extract=True)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,16 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 # unsupported: a combination the framework cannot do (e.g. CUDA graphs in TensorFlow)
-STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "killed", "timeout", "unsupported")
+# oom: an allocation failed (the suite's max_mem_mb on a CPU, the GPU's memory on a GPU)
+STATUSES: tuple[str, ...] = (
+    "ok",
+    "failed",
+    "diverged",
+    "killed",
+    "timeout",
+    "unsupported",
+    "oom",
+)
 ROWS_DIR = "rows"
 
 
@@ -79,6 +89,11 @@ class Row:
     peak_gflop_per_s: float | None = None
     mfu: float | None = None  # achieved / peak
     tf32: bool | None = None  # TensorFloat-32 allowed for fp32 matmuls/convolutions
+    # deterministic kernels only (the suite's `deterministic`), and the framework switches
+    # as the run set them, e.g. {"torch.use_deterministic_algorithms": "True"}
+    deterministic: bool | None = None
+    determinism_settings: dict[str, str] = field(default_factory=dict)
+    max_mem_mb: int | None = None  # the suite's memory cap (None: no cap); over it: "oom"
     # losses over training: one entry per timing window (means), plus the final step's
     history: list[dict[str, float]] = field(default_factory=list)
     final_losses: dict[str, float] = field(default_factory=dict)
@@ -114,6 +129,11 @@ class Row:
     git_commit: str | None = None
     hostname: str | None = None
     started_at: str | None = None  # ISO 8601, UTC
+    # where it ran (bench.executors): the engine, its node, how often the run was started
+    engine: str | None = None  # "local", "ray" or "slurm"
+    node: str | None = None  # Ray node id, Slurm node name, or the host name (local)
+    attempts: int | None = None  # times the run was started; > 1: a node or worker was lost
+    job_id: str | None = None  # the engine's id: Slurm "ARRAYID_INDEX", Ray task id
     wall_s: float | None = None  # whole worker: imports, data, build, training
     schema_version: int = SCHEMA_VERSION
 
@@ -143,7 +163,17 @@ class Row:
 
 
 def row_path(results_dir: Path, run_id: str) -> Path:
+    """RESULTS_DIR/rows/RUN_ID.json; a run_id that is not a plain file name is refused, so a
+    row can never be written outside its results folder."""
+    if not SAFE_RUN_ID.fullmatch(run_id):
+        raise ResultsError(
+            f"run_id {run_id!r} is not a plain file name (letters, digits, '_', '-', '.', '+'; "
+            "no leading '.')"
+        )
     return Path(results_dir) / ROWS_DIR / f"{run_id}.json"
+
+
+SAFE_RUN_ID = re.compile(r"[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*")
 
 
 def write_row(results_dir: Path, row: Row) -> Path:
@@ -180,11 +210,31 @@ def read_row(path: Path) -> Row:
 
 
 def read_rows(results_dir: Path) -> list[Row]:
-    """Every row in a results folder, sorted by run_id; temporary files are never read."""
+    """Every row in a results folder, sorted by run_id; temporary files are never read.
+
+    Strict: the first unreadable file (truncated, not JSON, another schema_version) is a
+    ResultsError naming it. `read_rows_skipping` is the forgiving reader.
+    """
+    return [read_row(p) for p in row_files(results_dir)]
+
+
+def read_rows_skipping(results_dir: Path) -> tuple[list[Row], list[str]]:
+    """The readable rows of a results folder, and one line per file that was skipped and why."""
+    rows, skipped = [], []
+    for path in row_files(results_dir):
+        try:
+            rows.append(read_row(path))
+        except ResultsError as error:
+            skipped.append(str(error))
+    return rows, skipped
+
+
+def row_files(results_dir: Path) -> list[Path]:
+    """rows/*.json, sorted; the hidden temporary files of atomic writes are left out."""
     folder = Path(results_dir) / ROWS_DIR
     if not folder.is_dir():
         return []
-    return [read_row(p) for p in sorted(folder.glob("[!.]*.json"))]
+    return sorted(folder.glob("[!.]*.json"))
 
 
 def rows_frame(rows: list[Row]) -> Any:

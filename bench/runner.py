@@ -9,10 +9,12 @@ same command again carries on where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import dataclass, replace
@@ -22,8 +24,9 @@ from bench.config import ConfigError, RunSpec, Suite, default_cache_dir
 from bench.datasets import Dataset, DatasetUnavailableError, load_dataset
 from bench.executors import Executor
 from bench.executors.local import RunCancelledError
+from bench.lock import results_folder_lock
 from bench.provenance import git_commit
-from bench.results import Row, read_row, read_rows, row_path, write_row
+from bench.results import ResultsError, Row, read_row, row_path, write_row
 
 
 @dataclass(frozen=True)
@@ -34,29 +37,17 @@ class SuiteOutcome:
     skipped: int  # runs whose rows were already there
 
 
-def preflight(
-    suite: Suite,
-    results_dir: Path,
-    data_dir: str | None,
-    fid_weights: str | None = None,
-    cache_dir: Path | None = None,
-) -> Suite:
-    """Check, before anything trains or is written, what would otherwise fail an hour in.
+def check_inputs(
+    suite: Suite, data_dir: str | None, fid_weights: str | None
+) -> tuple[Suite, Dataset]:
+    """The preflight: what would otherwise fail an hour in, checked before anything trains.
 
-    Returns the suite to run: the same one, or with its fallback_dataset when its data
-    set can be neither read nor fetched (said on stderr; every row names its data set).
-
-    Also does once what every worker would otherwise do at the same time: fills the
-    keras data cache, trains (or checks) the data set's cached reference classifier, and,
-    when the suite wants the Inception FID and its weights are absent, tries once to
-    fetch them (set GANBENCH_OFFLINE=1 to never try).
+    The FID weights file (when given) must load, and the data set must be readable.
+    Returns the suite to run: the same one, or with its fallback_dataset when its data set
+    can be neither read nor fetched (said on stderr; every row names its data set).
     """
-    if suite.device == "cuda" and not _has_nvidia_gpu():
-        raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
-    if fid_weights is not None and not Path(fid_weights).is_file():
-        raise ConfigError(f"--fid-weights {fid_weights}: no such file")
-    import torch._dynamo  # noqa: F401  before keras/tensorflow (a download) or it segfaults
-
+    if fid_weights is not None:
+        _check_fid_weights(Path(fid_weights))
     try:
         dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
     except DatasetUnavailableError as error:
@@ -68,20 +59,28 @@ def preflight(
         )
         suite = replace(suite, dataset=suite.fallback_dataset)
         dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
+    return suite, dataset
+
+
+def _check_fid_weights(path: Path) -> None:
+    """A missing or corrupt --fid-weights file is one line now, not a failed row per run."""
+    from metrics.inception import check_weights_file
+
+    if not path.is_file():
+        raise ConfigError(f"--fid-weights {path}: no such file")
     try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"results folder {results_dir} cannot be created: {error}") from None
-    if not os.access(results_dir, os.W_OK):
-        raise ConfigError(f"results folder {results_dir} is not writable")
-    _prepare_metrics(suite, dataset, fid_weights, cache_dir or default_cache_dir())
-    return suite
+        check_weights_file(path)
+    except ValueError as error:
+        raise ConfigError(f"--fid-weights {error}") from None
 
 
 def _prepare_metrics(
     suite: Suite, dataset: Dataset, fid_weights: str | None, cache_dir: Path
 ) -> None:
-    from metrics.classifier import load_or_train
+    """Do once what every worker would otherwise do at the same time: train (or check) the
+    data set's cached reference classifier and, when the suite wants the Inception FID and
+    its weights are absent, try once to fetch them (GANBENCH_OFFLINE=1: never try)."""
+    from metrics.classifier import ClassifierCacheWarning, load_or_train
     from metrics.inception import InceptionFeatures, fetch_weights
 
     try:
@@ -90,7 +89,16 @@ def _prepare_metrics(
         raise ConfigError(f"cache folder {cache_dir} cannot be created: {error}") from None
     if not os.access(cache_dir, os.W_OK):
         raise ConfigError(f"cache folder {cache_dir} is not writable (set GANBENCH_CACHE_DIR)")
-    load_or_train(dataset, cache_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ClassifierCacheWarning)
+        load_or_train(dataset, cache_dir)
+    for warning in caught:  # a corrupt cache is rebuilt, and said in one line
+        if issubclass(warning.category, ClassifierCacheWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     wants_download = suite.inception_fid and fid_weights is None
     offline = bool(os.environ.get("GANBENCH_OFFLINE"))
     if wants_download and not offline and not InceptionFeatures.available()[0]:
@@ -102,11 +110,24 @@ def _prepare_metrics(
 def pending_specs(
     specs: list[RunSpec], results_dir: Path, rerun: bool, retry_failed: bool
 ) -> list[RunSpec]:
-    """The runs still to do: no row yet, or every run with rerun, or non-ok with retry_failed."""
+    """The runs still to do: no row yet, or every run with rerun, or non-ok with retry_failed.
+
+    A row file that cannot be read (truncated, not JSON, another schema_version) is never
+    trusted as finished: one line names it, its run is done again and the new row replaces it.
+    """
     todo = []
     for spec in specs:
         path = row_path(results_dir, spec.run_id)
-        if rerun or not path.is_file() or (retry_failed and read_row(path).status != "ok"):
+        if rerun or not path.is_file():
+            todo.append(spec)
+            continue
+        try:
+            row = read_row(path)
+        except ResultsError as error:
+            print(f"warning: {error}; running it again", file=sys.stderr)
+            todo.append(spec)
+            continue
+        if retry_failed and row.status != "ok":
             todo.append(spec)
     return todo
 
@@ -125,17 +146,36 @@ def run_suite(
 ) -> SuiteOutcome:
     """Run every pending run of the suite through the executor; rows land as they finish.
 
-    on_start(runs to do, runs in the suite) is called once the preflight passed.
+    on_start(runs to do, runs in the suite) is called once the preflight passed. The
+    executor first checks that it can run the suite at all (a GPU where the runs go).
+    The results folder is locked (bench.lock) before anything else is looked at, until
+    the last row is written: a second run on it stops at once.
     """
+    executor.check(suite)
     results_dir = Path(results_dir)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    suite = preflight(suite, results_dir, data_dir, fid_weights, cache_dir)
-    specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
-    todo = pending_specs(specs, results_dir, rerun, retry_failed)
-    if on_start is not None:
-        on_start(len(todo), len(specs))
+    with results_folder_lock(results_dir):
+        suite, dataset = check_inputs(suite, data_dir, fid_weights)
+        _prepare_metrics(suite, dataset, fid_weights, cache_dir)
+        specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
+        todo = pending_specs(specs, results_dir, rerun, retry_failed)
+        if on_start is not None:
+            on_start(len(todo), len(specs))
+        ran = _execute(todo, results_dir, executor, on_row)
+        rows = _readable_rows(results_dir, specs)
+    return SuiteOutcome(results_dir, rows, ran=ran, skipped=len(specs) - len(todo))
+
+
+def _execute(
+    todo: list[RunSpec],
+    results_dir: Path,
+    executor: Executor,
+    on_row: Callable[[Row], None] | None,
+) -> int:
+    """Submit the runs, write each row as it arrives; the number of rows written."""
     commit = git_commit()
     futures = {executor.submit(spec): spec for spec in todo}
+    executor.flush()
     ran = 0
     try:
         for future in as_completed(futures):
@@ -151,9 +191,17 @@ def run_suite(
         executor.shutdown(cancel_running=True)
         raise
     executor.shutdown()
-    wanted = {spec.run_id for spec in specs}
-    rows = [row for row in read_rows(results_dir) if row.run_id in wanted]
-    return SuiteOutcome(results_dir, rows, ran=ran, skipped=len(specs) - len(todo))
+    return ran
+
+
+def _readable_rows(results_dir: Path, specs: list[RunSpec]) -> list[Row]:
+    """This suite's rows on disk, by run_id; an unreadable file was named by pending_specs."""
+    rows = []
+    for spec in specs:
+        path = row_path(results_dir, spec.run_id)
+        with contextlib.suppress(ResultsError):  # read_row: a missing file is one too
+            rows.append(read_row(path))
+    return sorted(rows, key=lambda row: row.run_id)
 
 
 def visible_gpus() -> list[str]:
@@ -170,8 +218,3 @@ def visible_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
-
-
-def _has_nvidia_gpu() -> bool:
-    """Whether a CUDA device could exist here, asked without importing a framework."""
-    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None

@@ -11,6 +11,7 @@ report itself (a kill, a hang) the executor turns into a row.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import json
@@ -49,26 +50,24 @@ from bench.provenance import cpu_name, hostname, package_versions, utc_now
 from bench.reference_kernel import peak_gflop_per_s, reference_gflop_per_s
 from bench.results import Row, write_row_file
 from bench.timing import Batch, DivergedError, TrainingMeasurement, measure_training
+from bench.worker_env import PARENT_PID_ENV, thread_environment
 from implementations import registry
-from implementations.api import BuildOptions, UnsupportedOperationError
+from implementations.api import GAN, BuildOptions, UnsupportedOperationError
 from implementations.spec import GanSpec, make_spec
 from metrics.semisup import classification_accuracy
 
 BASELINE_LOSS = "semi_supervised_baseline"
-
-THREAD_ENV_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
+EXIT_ORPHANED = 3  # the executor that started this worker (PARENT_PID_ENV) was gone
+# How frameworks name a failed allocation: torch.OutOfMemoryError (CPU and CUDA), TensorFlow's
+# ResourceExhaustedError ("OOM when allocating tensor"), and the messages of older paths.
+OOM_ERROR_NAMES = frozenset({"OutOfMemoryError", "ResourceExhaustedError"})
+OOM_MESSAGES = (
+    "can't allocate memory",
+    "not enough memory",
+    "out of memory",
+    "oom when allocating",
+    "bad_alloc",
 )
-
-
-def thread_environment(threads: int) -> dict[str, str]:
-    """Environment that pins both frameworks to `threads` CPU threads (read at import)."""
-    env = dict.fromkeys(THREAD_ENV_VARS, str(threads))
-    env["TF_NUM_INTEROP_THREADS"] = "1"  # torch runs ops one after another too
-    return env
 
 
 def execute(spec: RunSpec) -> Row:
@@ -90,7 +89,12 @@ def execute(spec: RunSpec) -> Row:
     except UnsupportedOperationError as error:
         fields.update(error=f"unsupported: {error}", status="unsupported")
     except Exception as error:
-        fields.update(_error_fields(error), status="failed")
+        if not is_out_of_memory(error):
+            fields.update(_error_fields(error), status="failed")
+        else:
+            if progress.measurement is not None:
+                fields.update(_measurement_fields(progress.measurement))
+            fields.update(_oom_fields(error, spec), status="oom")
     fields.update(progress.evaluation_fields())  # what was evaluated before any failure
     fields["wall_s"] = time.perf_counter() - started
     if fields.get("peak_mem_mb") is None:
@@ -114,6 +118,8 @@ def identity_fields(spec: RunSpec) -> dict[str, Any]:
         "compile": spec.compile,
         "spec_preset": spec.spec_preset,
         "threads": spec.threads,
+        "deterministic": spec.uses_deterministic_kernels,
+        "max_mem_mb": spec.max_mem_mb,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "status": "failed",  # until training returns
         "versions": package_versions(registry.FRAMEWORK_PACKAGES.get(spec.framework, ())),
@@ -164,12 +170,30 @@ def _train(spec: RunSpec, fields: dict[str, Any], progress: RunProgress) -> None
         compile=spec.compile,
         precision=spec.precision,
         tf32=spec.tf32,
+        deterministic=spec.uses_deterministic_kernels,
     )
     fields["tf32"] = spec.tf32
     gan = registry.build(spec.framework, spec.variant, gan_spec, options)  # may be unsupported
+    fields["determinism_settings"] = gan.describe_determinism()
     started = time.perf_counter()
     evaluator = Evaluator(dataset, gan_spec, evaluation_settings(spec))
     progress.eval_wall_s += time.perf_counter() - started
+    # The framework, the model and the reference classifier are loaded: the cap starts here.
+    with memory_cap(spec.max_mem_mb):
+        _measure(spec, fields, progress, dataset, gan_spec, gan, options, evaluator)
+
+
+def _measure(
+    spec: RunSpec,
+    fields: dict[str, Any],
+    progress: RunProgress,
+    dataset: Dataset,
+    gan_spec: GanSpec,
+    gan: GAN,
+    options: BuildOptions,
+    evaluator: Evaluator,
+) -> None:
+    """FLOPs, the timed training with its evaluations, ssgan's baseline: what the cap covers."""
     fields.update(
         eval_samples=spec.eval_samples,
         fid_real_images=len(dataset.test_images),
@@ -316,25 +340,98 @@ def _error_fields(error: Exception) -> dict[str, str]:
     }
 
 
+def _oom_fields(error: BaseException, spec: RunSpec) -> dict[str, str]:
+    """The one-line error of a failed allocation, naming the batch size that needed it."""
+    cap = f", max_mem_mb = {spec.max_mem_mb}" if spec.max_mem_mb is not None else ""
+    fields = _error_fields(error)
+    fields["error"] = f"out of memory at batch size {spec.batch_size}{cap}: {fields['error']}"
+    return fields
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) is a failed allocation.
+
+    Judged by class name and message, so neither framework is imported to ask.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError):
+            return True
+        if any(cls.__name__ in OOM_ERROR_NAMES for cls in type(current).__mro__):
+            return True
+        message = str(current).lower()
+        if any(marker in message for marker in OOM_MESSAGES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextlib.contextmanager
+def memory_cap(max_mem_mb: int | None) -> Iterator[None]:
+    """Keep the run's memory under max_mem_mb for the block (RLIMIT_AS); None: no cap.
+
+    RLIMIT_AS limits address space, not resident memory, and torch and TensorFlow reserve
+    gigabytes of address space they never touch as they are imported. So the worker sets
+    the limit itself, after the framework is imported, the model built and the reference
+    classifier loaded: the address space may grow by max_mem_mb minus the resident size at
+    that point (none when that is already over the cap). An allocation past it fails
+    (MemoryError, torch's OutOfMemoryError, TensorFlow's ResourceExhaustedError) and the
+    row is "oom". Only the soft limit is lowered, and it is restored when the block ends.
+    Freed memory the process still maps is reused without counting. Linux only.
+    """
+    if max_mem_mb is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    status = _proc_status_kib(("VmSize", "VmRSS"))
+    headroom_kib = max(0, max_mem_mb * 1024 - status["VmRSS"])
+    limit = (status["VmSize"] + headroom_kib) * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _proc_status_kib(names: tuple[str, ...]) -> dict[str, int]:
+    """Fields of /proc/self/status given in kB (VmSize: address space, VmRSS: resident)."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in names:
+            values[key] = int(rest.split()[0])
+    return values
+
+
 def _process_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker if the driver dies, so no run trains orphaned."""
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this worker when its parent dies, so no run trains on, orphaned,
+    after its driver was killed. False when the parent is already gone (it died while this
+    process imported its libraries, before the request could take effect)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except OSError:
         pass  # not Linux: the executor still kills the process group it started
+    parent = os.environ.get(PARENT_PID_ENV)
+    return not parent or os.getppid() == int(parent)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m bench.worker SPEC_JSON ROW_JSON", file=sys.stderr)
         return 2
-    _die_with_parent()
+    if not _die_with_parent():
+        print("bench.worker: the process that started this run is gone; stopping", file=sys.stderr)
+        return EXIT_ORPHANED
     spec_path, row_path = Path(argv[0]), Path(argv[1])
     row = execute(RunSpec.from_dict(json.loads(spec_path.read_text())))
     write_row_file(row_path, row)

@@ -41,6 +41,10 @@ class BuildOptions:
     # TensorFloat-32 for float32 matmuls and convolutions on GPUs that have it. Set
     # explicitly in both frameworks: TensorFlow enables it by default, torch's matmul not.
     tf32: bool = False
+    # Deterministic kernels only (torch.use_deterministic_algorithms, TensorFlow's
+    # enable_op_determinism), so one seed gives bit-identical numbers run after run. Both
+    # switches are process-wide; on a GPU they cost speed and a few ops refuse to run.
+    deterministic: bool = False
 
 
 class UnsupportedOperationError(Exception):
@@ -108,6 +112,9 @@ class GAN(Protocol):
 
     def describe_compile(self) -> str:
         """What the compile mode means in this framework, for the row."""
+
+    def describe_determinism(self) -> dict[str, str]:
+        """The framework's determinism switches as this run set them, for the row."""
 
 
 def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:

@@ -100,6 +100,12 @@ class InceptionFeatures:
         return np.concatenate(outputs)
 
 
+def check_weights_file(path: Path) -> None:
+    """Load a weights file into the FID network once, so a corrupt or wrong file is one
+    ValueError naming it before a suite starts, not a failed evaluation in every run."""
+    _load_weights(_fid_inception_network(), Path(path))
+
+
 def fetch_weights(destination: Path | None = None, timeout_s: float = 30.0) -> tuple[bool, str]:
     """Download pytorch-fid's weights (about 92 MB) for a user with a network.
 

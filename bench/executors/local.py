@@ -4,33 +4,40 @@ Each worker is started in a session (process group) of its own, so that a
 time-out or a Ctrl-C stops the worker and every process it started, and so
 that a terminal's Ctrl-C reaches only the driver, which decides what to stop.
 `jobs` workers run at once (threads here only wait on processes).
+
+`WorkerProcess` is that one run in its own process; the Ray and Slurm
+executors start it the same way on their nodes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from bench.config import RunSpec
-from bench.provenance import REPO_ROOT
+from bench.config import ConfigError, RunSpec, Suite
+from bench.provenance import REPO_ROOT, hostname
 from bench.results import Row, read_row
-from bench.worker import identity_fields, thread_environment
+from bench.worker_env import PARENT_PID_ENV, thread_environment
 
 KILL_GRACE_S = 5.0  # after SIGTERM, how long a worker gets before SIGKILL
 
 
 class LocalExecutor:
     """Runs RunSpecs as `python -m bench.worker` processes, `jobs` at a time."""
+
+    engine = "local"
 
     def __init__(
         self, jobs: int = 1, scratch_dir: Path | None = None, gpus: list[str] | None = None
@@ -41,62 +48,104 @@ class LocalExecutor:
         self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="run")
         self.gpus = GpuSlots(gpus or [])
         self.scratch_dir = Path(scratch_dir or tempfile.mkdtemp(prefix="ganbench-"))
-        self.running: dict[str, subprocess.Popen] = {}
+        self.running: dict[str, WorkerProcess] = {}
         self.lock = threading.Lock()
         self.cancelled = threading.Event()
 
+    def check(self, suite: Suite) -> None:
+        if suite.device == "cuda" and not has_nvidia_gpu():
+            raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
+
     def submit(self, spec: RunSpec) -> Future[Row]:
         return self.pool.submit(self._run, spec)
+
+    def flush(self) -> None:
+        """Nothing to do: each run starts as soon as a job slot is free."""
 
     def shutdown(self, cancel_running: bool = False) -> None:
         if cancel_running:
             self.cancelled.set()
             with self.lock:
-                processes = list(self.running.values())
-            for process in processes:
-                _stop_group(process)
+                workers = list(self.running.values())
+            for worker in workers:
+                worker.stop()
         self.pool.shutdown(wait=True, cancel_futures=cancel_running)
 
     def _run(self, spec: RunSpec) -> Row:
         if self.cancelled.is_set():
             raise RunCancelledError(spec.run_id)
-        self.scratch_dir.mkdir(parents=True, exist_ok=True)
-        spec_path = self.scratch_dir / f"{spec.run_id}.spec.json"
-        row_path = self.scratch_dir / f"{spec.run_id}.row.json"
-        row_path.unlink(missing_ok=True)
-        spec_path.write_text(json.dumps(spec.to_dict()))
         with self.gpus.hold(spec.device == "cuda") as gpu:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", str(spec_path), str(row_path)],
-                cwd=REPO_ROOT,
-                env=worker_environment(spec, gpu),
-                start_new_session=True,
-            )
+            worker = WorkerProcess(spec, self.scratch_dir, gpu)
             with self.lock:
-                self.running[spec.run_id] = process
+                self.running[spec.run_id] = worker
             try:
-                returncode = process.wait(timeout=spec.timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                _stop_group(process)
-                returncode, timed_out = process.wait(), True
+                row = worker.wait_for_row()
             finally:
                 with self.lock:
                     self.running.pop(spec.run_id, None)
         if self.cancelled.is_set():
             raise RunCancelledError(spec.run_id)
-        if timed_out:
-            return _synthetic_row(spec, "timeout", f"exceeded timeout_s = {spec.timeout_s:g}")
-        if returncode == 0 and row_path.is_file():
-            return read_row(row_path)
-        if returncode < 0:
-            name = signal.Signals(-returncode).name
-            return _synthetic_row(spec, "killed", f"worker killed by {name}")
-        return _synthetic_row(spec, "failed", f"worker exited with code {returncode} and no row")
+        return dataclasses.replace(row, engine=self.engine, node=hostname(), attempts=1)
 
 
 class RunCancelledError(Exception):
     """The suite was interrupted; this run has no row and will run again on resume."""
+
+
+class WorkerProcess:
+    """One run as `python -m bench.worker SPEC ROW` in a session of its own, started at once.
+
+    `wait_for_row` waits up to the run's timeout_s and always returns a row: the worker's
+    own, or one saying it timed out, was killed, or exited without a row.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        scratch_dir: Path,
+        gpu: str | None = None,
+        environment: Mapping[str, str] | None = None,
+    ):
+        """`environment`: variables for the worker on top of this process's own."""
+        self.spec = spec
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        spec_path = scratch_dir / f"{spec.run_id}.spec.json"
+        self.row_path = scratch_dir / f"{spec.run_id}.row.json"
+        self.row_path.unlink(missing_ok=True)
+        spec_path.write_text(json.dumps(spec.to_dict()))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", str(spec_path), str(self.row_path)],
+            cwd=REPO_ROOT,
+            env=worker_environment(spec, gpu, environment),
+            start_new_session=True,
+        )
+
+    def wait_for_row(self) -> Row:
+        spec = self.spec
+        try:
+            returncode = self.process.wait(timeout=spec.timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            self.process.wait()
+            return synthetic_row(spec, "timeout", f"exceeded timeout_s = {spec.timeout_s:g}")
+        if returncode == 0 and self.row_path.is_file():
+            return read_row(self.row_path)
+        if returncode < 0:
+            name = signal.Signals(-returncode).name
+            return synthetic_row(spec, "killed", f"worker killed by {name}")
+        return synthetic_row(spec, "failed", f"worker exited with code {returncode} and no row")
+
+    def stop(self) -> None:
+        """SIGTERM the worker's whole process group, then SIGKILL what is left."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 class GpuSlots:
@@ -121,30 +170,32 @@ class GpuSlots:
             self.free.put(gpu)
 
 
-def worker_environment(spec: RunSpec, gpu: str | None = None) -> dict[str, str]:
+def worker_environment(
+    spec: RunSpec, gpu: str | None = None, environment: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The worker's environment: threads pinned, and CUDA_VISIBLE_DEVICES when given a GPU."""
-    env = dict(os.environ)
+    env = {**os.environ, **(environment or {})}
     env.update(thread_environment(spec.threads))
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env[PARENT_PID_ENV] = str(os.getpid())  # the worker stops if it outlives this process
     return env
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM the worker's whole process group, then SIGKILL what is left."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def driver_environment() -> dict[str, str]:
+    """The GANBENCH_* variables of this process, which every run gets wherever it executes."""
+    return {name: value for name, value in os.environ.items() if name.startswith("GANBENCH_")}
 
 
-def _synthetic_row(spec: RunSpec, status: str, error: str) -> Row:
+def synthetic_row(spec: RunSpec, status: str, error: str) -> Row:
     """The row of a run that could not report itself."""
+    from bench.worker import identity_fields  # imports torch: only when a run failed so
+
     return Row(**{**identity_fields(spec), "status": status, "error": error})
+
+
+def has_nvidia_gpu() -> bool:
+    """Whether a CUDA device could exist here, asked without importing a framework."""
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None

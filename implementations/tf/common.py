@@ -6,6 +6,7 @@ train_step; everything here has a line-for-line twin in implementations/torch/co
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 
 import keras
@@ -179,6 +180,21 @@ def make_adam(variables: list[tf.Variable], settings: Adam) -> keras.optimizers.
     return optimizer
 
 
+def set_determinism(enabled: bool) -> dict[str, str]:
+    """Deterministic kernels, process-wide, when asked; returns what is now set.
+
+    Only ever turned on (TensorFlow's switch has no public "off"), so another model built
+    later in the same process cannot undo the run's request. It also makes tf.data
+    deterministic and makes ops with no deterministic GPU kernel raise.
+    """
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+    return {
+        "tf.config.experimental.enable_op_determinism": "called" if enabled else "not called",
+        "TF_DETERMINISTIC_OPS": os.environ.get("TF_DETERMINISTIC_OPS", ""),
+    }
+
+
 class TfGAN:
     """The protocol's shared half for TensorFlow; variants add train_step."""
 
@@ -195,6 +211,7 @@ class TfGAN:
                 "('compiled')"
             )
         tf.config.experimental.enable_tensor_float_32_execution(options.tf32)
+        self.determinism = set_determinism(options.deterministic)
         dtype = "mixed_bfloat16" if options.precision == "bf16" else "float32"
         init_generator = np.random.default_rng(options.seed)
         with tf.device(self.device):
@@ -214,6 +231,9 @@ class TfGAN:
 
     def describe_compile(self) -> str:
         return "tf.function + XLA" if self.options.compile == "compiled" else "tf.function"
+
+    def describe_determinism(self) -> dict[str, str]:
+        return dict(self.determinism)
 
     def noise(self, n: int) -> tf.Tensor:
         """z ~ N(0, 1) for training, drawn on the device from the run's seeded stream."""

@@ -6,6 +6,7 @@ train_step; everything here has a line-for-line twin in implementations/tf/commo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
@@ -189,6 +190,28 @@ def make_adam(parameters: Iterator[nn.Parameter], settings: Adam) -> torch.optim
     )
 
 
+def set_determinism(enabled: bool) -> dict[str, str]:
+    """Deterministic kernels, process-wide, when asked; returns what is now set.
+
+    Only ever turned on, as in TensorFlow: another model built later in the same process
+    (the worker's FLOP counter builds one) must not undo the run's request. On a GPU,
+    cuBLAS is deterministic only with a fixed workspace (CUBLAS_WORKSPACE_CONFIG, read when
+    the first cuBLAS handle is made) and cuDNN's autotuner may pick another algorithm in
+    each process, so both are pinned too. On the CPU the switches cost nothing.
+    """
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True)
+    return {
+        "torch.use_deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()),
+        "torch.backends.cudnn.deterministic": str(torch.backends.cudnn.deterministic),
+        "torch.backends.cudnn.benchmark": str(torch.backends.cudnn.benchmark),
+        "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
+    }
+
+
 class TorchGAN:
     """The protocol's shared half for PyTorch; variants add train_step."""
 
@@ -200,6 +223,7 @@ class TorchGAN:
         self.options = options
         self.device = resolve_device(options.device)
         set_tf32(options.tf32)
+        self.determinism = set_determinism(options.deterministic)
         autocast_dtype = torch.bfloat16 if options.precision == "bf16" else None
         init_generator = torch.Generator().manual_seed(options.seed)
         self.generator = SpecNet(
@@ -235,6 +259,9 @@ class TorchGAN:
             "compiled": "torch.compile (inductor)",
             "cudagraphs": "torch.compile (inductor, mode=reduce-overhead: CUDA graphs)",
         }[self.options.compile]
+
+    def describe_determinism(self) -> dict[str, str]:
+        return dict(self.determinism)
 
     def noise(self, n: int) -> torch.Tensor:
         """z ~ N(0, 1) for training, drawn on the device from the run's seeded stream."""

@@ -1,0 +1,97 @@
+"""`--executor slurm` on a real one-node Slurm (Debian's slurmctld, slurmd, munge) through
+submitit, never mocked, started by the fixture inside a private network namespace that
+holds only `lo`. Needs root and the Debian packages (.ci/run installs them); elsewhere
+the test skips and says why, but in CI (CI=true) it must run, so there it fails instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from bench.results import read_rows
+from tests.clusters import Namespace, SlurmCluster, run_bench, slurm_unavailable, write_suite
+from tests.conftest import skip_unless_ci
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    pytest.importorskip("submitit", reason="submitit is not installed (pip install -e '.[slurm]')")
+    reason = slurm_unavailable()
+    if reason:
+        skip_unless_ci(reason)
+    namespace = Namespace("ganbench-slurm")
+    cluster = SlurmCluster(namespace)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        namespace.delete()
+
+
+def test_a_suite_through_slurm_returns_its_rows_with_job_ids(tmp_path, slurm):
+    assert slurm.namespace.interfaces() == ["lo"]
+    # the hanging run first, so that it holds the array's first slot while the others run
+    suite = write_suite(
+        tmp_path,
+        "slurm",
+        'variants = ["faulty_hang", "vanilla", "faulty_raise"]\nsteps = 30\ntimeout_s = 45\n',
+    )
+    started = time.monotonic()
+    options = ["--partition", "debug", "--account", "bench", "--jobs", "2"]
+    done = run_bench(
+        slurm.bench("run", "--suite", str(suite), "--out", str(tmp_path / "o"), *options),
+        slurm.env,
+        timeout_s=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {row.variant: row for row in read_rows(tmp_path / "o")}
+    assert sorted(rows) == ["faulty_hang", "faulty_raise", "vanilla"]
+    job_ids = {variant: row.job_id for variant, row in rows.items()}
+    assert all(re.fullmatch(r"\d+_[0-2]", job_id) for job_id in job_ids.values()), job_ids
+    assert len({job_id.split("_")[0] for job_id in job_ids.values()}) == 1  # one array
+
+    assert rows["vanilla"].status == "ok" and rows["vanilla"].images_per_s > 0
+    # an exception inside the run is a failed row, as locally
+    assert rows["faulty_raise"].status == "failed"
+    assert rows["faulty_raise"].error == "RuntimeError: injected failure in train_step"
+    # a run past the suite's timeout_s is stopped inside its job: a timeout row
+    assert rows["faulty_hang"].status == "timeout"
+    assert rows["faulty_hang"].error == "exceeded timeout_s = 45"
+    for row in rows.values():
+        assert row.engine == "slurm" and row.node and row.attempts == 1
+        assert row.versions["submitit"] == "1.5.4"
+    # Slurm's limit: timeout_s (45 s, one minute rounded up) plus 5 minutes
+    announced = r"slurm: job array \d+: 3 runs, each 1 CPU\(s\), 0 GPU, 6 min; at most 2 at once"
+    assert re.search(announced, done.stderr)
+    print(
+        f"\nslurm suite: {time.monotonic() - started:.0f} s\n"
+        + "\n".join(
+            f"{row.variant}: {row.status} job {row.job_id} on {row.node}: {row.error}"
+            for row in rows.values()
+        )
+        + "\n"
+        + "\n".join(line for line in done.stderr.splitlines() if line.startswith("slurm"))
+    )
+
+
+def test_a_submission_slurm_rejects_is_one_line(tmp_path, slurm):
+    suite = write_suite(tmp_path, "rejected", 'variants = ["vanilla"]\nsteps = 30\n')
+    options = ["--partition", "nosuchpartition"]
+    done = run_bench(
+        slurm.bench("run", "--suite", str(suite), "--out", str(tmp_path / "o"), *options),
+        slurm.env,
+        timeout_s=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("python -m bench run: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "Slurm rejected the job array" in errors[0]
+    assert "partition" in errors[0].lower()
+    assert not list((tmp_path / "o").glob("rows/*.json"))
