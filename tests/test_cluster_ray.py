@@ -35,7 +35,7 @@ from tests.clusters import (
     write_suite,
 )
 from tests.conftest import REPO_ROOT, skip_unless_ci
-from tests.plugins.cluster import MARKS_ENV, PROBE_ERROR
+from tests.plugins.names import MARKS_ENV, PROBE_ERROR
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 

@@ -36,7 +36,7 @@ from bench.results import Row, read_row, read_rows, write_row
 from bench.worker import is_out_of_memory
 from metrics.classifier import ClassifierCacheWarning, TrainingSettings, cache_paths, load_or_train
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
-from tests.plugins.slowed import SLEEP_ENV
+from tests.plugins.names import SLEEP_ENV
 from tests.suite_files import write_suite
 
 

@@ -23,11 +23,10 @@ from implementations.api import BuildOptions
 from implementations.registry import register
 from implementations.spec import GanSpec, register_spec, vanilla_spec
 from implementations.torch.vanilla import VanillaGAN
+from tests.plugins.names import MARKS_ENV, PROBE_ERROR
 
 PROBE_HOLD_S = 3.0
-PROBE_ERROR = "gpu probe: no training here"
 STEADY_STEP_S = 0.12
-MARKS_ENV = "GANBENCH_TRAINING_MARKS"
 
 
 def build_gpu_probe(spec: GanSpec, options: BuildOptions) -> VanillaGAN:

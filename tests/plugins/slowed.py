@@ -18,8 +18,7 @@ from implementations.api import BuildOptions
 from implementations.registry import register
 from implementations.spec import GanSpec, register_spec, vanilla_spec
 from implementations.torch.vanilla import VanillaGAN
-
-SLEEP_ENV = "GANBENCH_SLOWED_SLEEP_MS"  # GANBENCH_* reaches the worker processes
+from tests.plugins.names import SLEEP_ENV
 
 
 class SlowedGAN(VanillaGAN):
