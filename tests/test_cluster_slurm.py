@@ -12,7 +12,15 @@ import time
 import pytest
 
 from bench.results import read_rows
-from tests.clusters import Namespace, SlurmCluster, run_bench, slurm_unavailable, write_suite
+from tests.clusters import (
+    Namespace,
+    SlurmCluster,
+    processes,
+    run_bench,
+    slurm_unavailable,
+    wait_until,
+    write_suite,
+)
 from tests.conftest import skip_unless_ci
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
@@ -95,3 +103,36 @@ def test_a_submission_slurm_rejects_is_one_line(tmp_path, slurm):
     assert "Slurm rejected the job array" in errors[0]
     assert "partition" in errors[0].lower()
     assert not list((tmp_path / "o").glob("rows/*.json"))
+
+
+@pytest.mark.slow
+def test_a_run_slurm_stops_at_its_time_limit_is_a_timeout_row(tmp_path, slurm):
+    # The run's own timeout_s (600 s) is far off: Slurm's limit (--time, one minute) ends it.
+    # submitit asks Slurm for a signal 90 s before the limit, which Slurm (checking every
+    # ~30 s) sends at once here; the job stops the run and reports a timeout row.
+    body = 'variants = ["faulty_hang"]\nsteps = 30\ntimeout_s = 600\n'
+    suite = write_suite(tmp_path, "limit", body)
+    started = time.monotonic()
+    options = ["--partition", "debug", "--time", "00:01:00"]
+    done = run_bench(
+        slurm.bench("run", "--suite", str(suite), "--out", str(tmp_path / "o"), *options),
+        slurm.env,
+        timeout_s=240,
+    )
+    elapsed_s = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    [row] = read_rows(tmp_path / "o")
+    assert row.status == "timeout", row.error
+    assert row.error.startswith("stopped at the Slurm time limit"), row.error
+    assert row.engine == "slurm" and re.fullmatch(r"\d+(_0)?", row.job_id), row.job_id
+    assert "slurm: job array" in done.stderr and ", 1 min;" in done.stderr
+    assert elapsed_s < 200  # well before the run's own 600 s
+    # the hanging run was stopped with its job, not left training
+    assert wait_until(lambda: not worker_processes_of(row.run_id), timeout_s=30)
+    print(f"\nslurm time limit: {elapsed_s:.0f} s; {row.status} job {row.job_id}: {row.error}")
+
+
+def worker_processes_of(run_id: str) -> list[int]:
+    return [
+        pid for pid, _, command in processes() if "bench.worker" in command and run_id in command
+    ]
