@@ -123,10 +123,10 @@ def test_a_run_slurm_stops_at_its_time_limit_is_a_timeout_row(tmp_path, slurm):
     assert done.returncode == 0, done.stderr[-3000:]
     [row] = read_rows(tmp_path / "o")
     assert row.status == "timeout", row.error
+    # Slurm's signal ended it, not the run's own timeout_s ("exceeded timeout_s = 600")
     assert row.error.startswith("stopped at the Slurm time limit"), row.error
     assert row.engine == "slurm" and re.fullmatch(r"\d+(_0)?", row.job_id), row.job_id
     assert "slurm: job array" in done.stderr and ", 1 min;" in done.stderr
-    assert elapsed_s < 200  # well before the run's own 600 s
     # the hanging run was stopped with its job, not left training
     assert wait_until(lambda: not worker_processes_of(row.run_id), timeout_s=30)
     print(f"\nslurm time limit: {elapsed_s:.0f} s; {row.status} job {row.job_id}: {row.error}")
