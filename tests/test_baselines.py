@@ -13,7 +13,8 @@ import math
 
 import pytest
 
-from bench.compare import Identity, compare_rows, load_rows
+from bench.baseline_file import load_rows
+from bench.compare import Identity, compare_rows
 from bench.config import RunSpec, load_suite
 from bench.flops import train_step_flops
 from bench.results import Row

@@ -17,29 +17,21 @@ import numpy as np
 import pytest
 
 from bench.__main__ import main
+from bench.baseline_file import load_rows
+from bench.catalogue import IMAGES_PER_S, IMAGES_PER_S_RELATIVE, Kind, of_kind
 from bench.compare import (
-    CHANGED,
-    FAILED,
-    FASTER,
-    IMAGES_PER_S,
-    IMAGES_PER_S_RELATIVE,
-    MISSING,
-    NEW,
-    SAME,
-    SLOWER,
     VERDICTS,
-    WORK_FIELDS,
-    WORSE,
     CompareError,
+    Verdict,
     compare_rows,
     format_comparison,
     iqr,
-    load_rows,
 )
 from bench.results import Row, write_row
 from tests.conftest import REPO_ROOT, cli_environment
 
 CPU_NAME = "Test CPU @ 2.0GHz"
+WORK_FIELDS = [metric.name for metric in of_kind(Kind.WORK)]
 
 
 def make_row(
@@ -105,15 +97,17 @@ def test_crafted_windows_have_the_stated_iqr():
 def test_gpu_slowdown_of_20pct_outside_the_window_spread_is_slower():
     comparison = compare_rows([gpu_row(images_per_s=1000.0)], [gpu_row(images_per_s=800.0)])
     check = comparison.identities[0].check("throughput")
-    assert comparison.identities[0].verdict == SLOWER and comparison.regressed
+    assert comparison.identities[0].verdict == Verdict.SLOWER and comparison.regressed
     assert check.change_pct == pytest.approx(-20.0)
     assert check.threshold == 5.0  # the GPU default
-    assert (check.figure, check.note) == (IMAGES_PER_S, "one device name")
+    assert (check.figure, check.note) == (IMAGES_PER_S.name, "one device name")
 
 
 def test_cpu_default_tolerance_is_25pct():
-    assert verdict([make_row(images_per_s=1000.0)], [make_row(images_per_s=800.0)]) == SAME
-    assert verdict([make_row(images_per_s=1000.0)], [make_row(images_per_s=700.0)]) == SLOWER
+    assert verdict([make_row(images_per_s=1000.0)], [make_row(images_per_s=800.0)]) == Verdict.SAME
+    assert (
+        verdict([make_row(images_per_s=1000.0)], [make_row(images_per_s=700.0)]) == Verdict.SLOWER
+    )
 
 
 def test_3pct_wobble_inside_the_window_spread_is_same_even_under_a_1pct_tolerance():
@@ -122,27 +116,27 @@ def test_3pct_wobble_inside_the_window_spread_is_same_even_under_a_1pct_toleranc
         [gpu_row(images_per_s=970.0, window_iqr_pct=10.0)],
         max_slowdown_pct=1.0,
     )
-    assert noisy == SAME
+    assert noisy == Verdict.SAME
     # The same wobble with tight windows is beyond both spreads: the spread rule decided.
     tight = verdict(
         [gpu_row(images_per_s=1000.0, window_iqr_pct=0.5)],
         [gpu_row(images_per_s=970.0, window_iqr_pct=0.5)],
         max_slowdown_pct=1.0,
     )
-    assert tight == SLOWER
+    assert tight == Verdict.SLOWER
 
 
 def test_a_slowdown_inside_either_runs_spread_is_same():
     quiet_baseline = [gpu_row(images_per_s=1000.0, window_iqr_pct=1.0)]
     noisy_current = [gpu_row(images_per_s=800.0, window_iqr_pct=30.0)]  # IQR 240 > 200
-    assert verdict(quiet_baseline, noisy_current) == SAME
+    assert verdict(quiet_baseline, noisy_current) == Verdict.SAME
     noisy_baseline = [gpu_row(images_per_s=1000.0, window_iqr_pct=25.0)]  # IQR 250 > 200
-    assert verdict(noisy_baseline, [gpu_row(images_per_s=800.0)]) == SAME
+    assert verdict(noisy_baseline, [gpu_row(images_per_s=800.0)]) == Verdict.SAME
 
 
 def test_a_speedup_beyond_tolerance_and_spread_is_faster_and_no_regression():
     comparison = compare_rows([gpu_row(images_per_s=1000.0)], [gpu_row(images_per_s=1300.0)])
-    assert comparison.identities[0].verdict == FASTER
+    assert comparison.identities[0].verdict == Verdict.FASTER
     assert not comparison.regressed
 
 
@@ -152,15 +146,15 @@ def test_changed_device_name_compares_the_relative_figure_and_says_so():
     same_speed = [gpu_row(images_per_s=2000.0, reference_gflop_per_s=2e4)]
     comparison = compare_rows(baseline, same_speed)
     entry = comparison.identities[0]
-    assert entry.verdict == SAME
+    assert entry.verdict == Verdict.SAME
     check = entry.check("throughput")
-    assert (check.figure, check.note) == (IMAGES_PER_S_RELATIVE, "device names differ")
+    assert (check.figure, check.note) == (IMAGES_PER_S_RELATIVE.name, "device names differ")
     text = format_comparison(comparison, "base", "now")
-    assert IMAGES_PER_S_RELATIVE in text
+    assert IMAGES_PER_S_RELATIVE.name in text
     assert "device names differ: baseline NVIDIA A100; current NVIDIA H100" in text
     # More images/s, but on a machine four times as fast: relatively slower.
     slower = [gpu_row(images_per_s=2000.0, reference_gflop_per_s=4e4)]
-    assert verdict(baseline, slower) == SLOWER
+    assert verdict(baseline, slower) == Verdict.SLOWER
 
 
 def test_cpu_compares_the_relative_figure_even_on_one_device_name():
@@ -169,8 +163,8 @@ def test_cpu_compares_the_relative_figure_even_on_one_device_name():
     busy = [make_row(images_per_s=600.0, reference_gflop_per_s=30.0)]
     comparison = compare_rows(baseline, busy)
     check = comparison.identities[0].check("throughput")
-    assert comparison.identities[0].verdict == SAME
-    assert (check.figure, check.note) == (IMAGES_PER_S_RELATIVE, "cpu")
+    assert comparison.identities[0].verdict == Verdict.SAME
+    assert (check.figure, check.note) == (IMAGES_PER_S_RELATIVE.name, "cpu")
     assert check.baseline == pytest.approx(20.0) and check.current == pytest.approx(20.0)
 
 
@@ -178,8 +172,8 @@ def test_rows_without_the_reference_kernel_compare_absolute_and_say_why():
     baseline = [make_row(images_per_s=1000.0, reference_gflop_per_s=None)]
     current = [make_row(images_per_s=600.0, reference_gflop_per_s=None)]
     check = compare_rows(baseline, current).identities[0].check("throughput")
-    assert check.verdict == SLOWER
-    assert check.figure == IMAGES_PER_S
+    assert check.verdict == Verdict.SLOWER
+    assert check.figure == IMAGES_PER_S.name
     assert check.note == "cpu, but rows lack the reference kernel"
 
 
@@ -189,17 +183,17 @@ def test_baseline_rows_on_the_current_device_name_are_preferred():
         gpu_row(device_name="NVIDIA H100", images_per_s=1000.0, seed=1),
     ]
     entry = compare_rows(baseline, [gpu_row(images_per_s=1000.0)]).identities[0]
-    assert entry.verdict == SAME and entry.note == ""
-    assert entry.check("throughput").figure == IMAGES_PER_S
+    assert entry.verdict == Verdict.SAME and entry.note == ""
+    assert entry.check("throughput").figure == IMAGES_PER_S.name
 
 
 def test_missing_and_new_rows_are_reported_and_are_not_regressions():
     baseline = [make_row("vanilla"), make_row("dcgan")]
     current = [make_row("vanilla"), make_row("lsgan")]
     comparison = compare_rows(baseline, current)
-    assert comparison.verdict_of("dcgan/torch") == MISSING
-    assert comparison.verdict_of("lsgan/torch") == NEW
-    assert comparison.verdict_of("vanilla/torch") == SAME
+    assert comparison.verdict_of("dcgan/torch") == Verdict.MISSING
+    assert comparison.verdict_of("lsgan/torch") == Verdict.NEW
+    assert comparison.verdict_of("vanilla/torch") == Verdict.SAME
     assert not comparison.regressed
     text = format_comparison(comparison, "base", "now")
     assert "missing  dcgan/torch digits cpu fp32 default b64" in text
@@ -213,16 +207,16 @@ def test_a_params_or_flops_change_is_caught_exactly(field):
     current = make_row(**{field: getattr(baseline, field) + 1})
     comparison = compare_rows([baseline], [current])
     entry = comparison.identities[0]
-    assert entry.verdict == CHANGED and comparison.regressed
+    assert entry.verdict == Verdict.CHANGED and comparison.regressed
     assert entry.check(field).baseline == getattr(baseline, field)
     assert f"{field} changed" in format_comparison(comparison, "base", "now")
-    assert verdict([baseline], [make_row()]) == SAME
+    assert verdict([baseline], [make_row()]) == Verdict.SAME
 
 
 def test_a_work_figure_missing_on_one_side_is_not_compared():
     entry = compare_rows([make_row(flops_per_step=None)], [make_row()]).identities[0]
-    assert entry.verdict == SAME
-    assert entry.check("flops_per_step").verdict == "n/a"
+    assert entry.verdict == Verdict.SAME
+    assert entry.check("flops_per_step").verdict == Verdict.NOT_COMPARED
 
 
 def seeds(values: list[float], metric: str, **fields) -> list[Row]:
@@ -234,24 +228,24 @@ def test_quality_worse_beyond_the_seed_spread_is_caught_and_within_it_is_not():
     # 2 x pooled std 1) = 2: a mean of 25 is worse, a mean of 22.5 is within the spread.
     baseline = seeds([20.0, 21.0, 22.0], "fid_classifier")
     worse = compare_rows(baseline, seeds([24.0, 25.0, 26.0], "fid_classifier")).identities[0]
-    assert worse.verdict == WORSE
+    assert worse.verdict == Verdict.WORSE
     assert worse.check("fid_classifier").threshold == pytest.approx(2.0)
     within = compare_rows(baseline, seeds([21.5, 22.5, 23.5], "fid_classifier")).identities[0]
-    assert within.verdict == SAME
+    assert within.verdict == Verdict.SAME
     # The same 1.5 move without seed spread beats the 5% floor (1.05): the spread allowed it.
     flat = seeds([21.0, 21.0, 21.0], "fid_classifier")
-    assert verdict(flat, seeds([22.5, 22.5, 22.5], "fid_classifier")) == WORSE
+    assert verdict(flat, seeds([22.5, 22.5, 22.5], "fid_classifier")) == Verdict.WORSE
 
 
 @pytest.mark.parametrize(
     "metric,before,after,expected",
     [
-        ("parzen_ll", 200.0, 180.0, WORSE),  # higher log-likelihood is better
-        ("parzen_ll", 200.0, 220.0, "better"),
-        ("ssl_accuracy", 0.90, 0.80, WORSE),
-        ("kid_classifier", 0.010, 0.030, WORSE),  # lower KID is better
-        ("kid_classifier", 0.010, 0.0105, SAME),  # under the 0.001 floor
-        ("fid_classifier", 30.0, 20.0, "better"),
+        ("parzen_ll", 200.0, 180.0, Verdict.WORSE),  # higher log-likelihood is better
+        ("parzen_ll", 200.0, 220.0, Verdict.BETTER),
+        ("ssl_accuracy", 0.90, 0.80, Verdict.WORSE),
+        ("kid_classifier", 0.010, 0.030, Verdict.WORSE),  # lower KID is better
+        ("kid_classifier", 0.010, 0.0105, Verdict.SAME),  # under the 0.001 floor
+        ("fid_classifier", 30.0, 20.0, Verdict.BETTER),
     ],
 )
 def test_quality_direction_follows_the_metric(metric, before, after, expected):
@@ -262,21 +256,21 @@ def test_quality_is_not_compared_across_different_training_lengths():
     baseline = seeds([20.0], "fid_classifier")
     longer = seeds([40.0], "fid_classifier", steps=40)
     entry = compare_rows(baseline, longer).identities[0]
-    assert entry.verdict == SAME
-    assert entry.check("fid_classifier").verdict == "n/a"
+    assert entry.verdict == Verdict.SAME
+    assert entry.check("fid_classifier").verdict == Verdict.NOT_COMPARED
 
 
 def test_a_current_run_that_did_not_finish_ok_is_failed():
     current = [make_row(), make_row(seed=1, status="diverged", error="non-finite loss at step 9")]
     comparison = compare_rows([make_row()], current)
-    assert comparison.identities[0].verdict == FAILED and comparison.regressed
+    assert comparison.identities[0].verdict == Verdict.FAILED and comparison.regressed
     assert "seed 1 diverged: non-finite loss at step 9" in comparison.identities[0].note
 
 
 def test_an_unsupported_combination_is_same_only_when_the_baseline_could_not_run_it_either():
     unsupported = make_row(status="unsupported", error="CUDA graphs: not in TensorFlow")
-    assert verdict([make_row(status="unsupported")], [unsupported]) == SAME
-    assert verdict([make_row()], [unsupported]) == FAILED
+    assert verdict([make_row(status="unsupported")], [unsupported]) == Verdict.SAME
+    assert verdict([make_row()], [unsupported]) == Verdict.FAILED
 
 
 def test_verdict_never_improves_as_the_slowdown_grows():
@@ -288,7 +282,7 @@ def test_verdict_never_improves_as_the_slowdown_grows():
             current = [row_factory(images_per_s=1000.0 - 10 * slowdown_pct, window_iqr_pct=8.0)]
             seen.append(rank[verdict(baseline, current)])
         assert seen == sorted(seen, reverse=True), seen
-        assert seen[0] == rank[SAME] and seen[-1] == rank[SLOWER]
+        assert seen[0] == rank[Verdict.SAME] and seen[-1] == rank[Verdict.SLOWER]
 
 
 def test_rows_that_match_nothing_are_bad_input():
@@ -495,8 +489,8 @@ def test_two_runs_of_the_same_code_show_no_regression(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[-1] in {"no regression: 1 same", "no regression: 1 faster"}, done.stdout
     verdict_line = next(line for line in lines if "vanilla/torch digits cpu" in line)
-    assert verdict_line.split()[0] in {SAME, FASTER}
-    assert f"{IMAGES_PER_S_RELATIVE} (cpu)" in verdict_line
+    assert verdict_line.split()[0] in {Verdict.SAME, Verdict.FASTER}
+    assert f"{IMAGES_PER_S_RELATIVE.name} (cpu)" in verdict_line
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bench.compare import FASTER, SAME, SLOWER
+from bench.compare import Verdict
 from metrics.fid import (
     RankDeficientCovarianceWarning,
     fid_from_features,
@@ -139,7 +139,7 @@ def test_kid_mean_is_near_zero_for_two_samples_of_one_distribution(seed, dims):
     assert shifted_mean > 5 * same_std + abs(same_mean)  # the bound is tight enough to fail
 
 
-GOODNESS = {FASTER: 2, SAME: 1, SLOWER: 0}
+GOODNESS = {Verdict.FASTER: 2, Verdict.SAME: 1, Verdict.SLOWER: 0}
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None)

@@ -1,0 +1,16 @@
+"""What every sub-command shares: exit statuses and a parser whose errors are one line."""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_REGRESSION = 1  # python -m bench compare found a regression
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
