@@ -1,21 +1,34 @@
-"""Rows -> implementations: seed aggregation, framework twins, and which one to choose.
+"""Rows -> implementations: seed aggregation, the feature space, and the quality figure.
 
 A report reads by implementation (variant x framework x the configuration that
 varies), never by run: every figure is a mean over seeds with its spread and n,
 so a folder of 10,000 rows becomes a few dozen lines. A lead or a difference is
 called real only when it exceeds that spread; with one seed there is no spread,
-and the report says so instead of guessing.
+and the report says so instead of guessing. Which figures there are comes from
+the metric catalogue (bench/catalogue.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from bench.catalogue import (
+    BY_NAME,
+    CATALOGUE,
+    FID_CLASSIFIER,
+    FID_INCEPTION,
+    IMAGES_PER_S,
+    KID_CLASSIFIER,
+    KID_INCEPTION,
+    PARZEN_LL,
+    Better,
+)
 from bench.results import Row
 
 # What makes two rows the same implementation: everything but the seed.
@@ -43,37 +56,7 @@ LABEL_FIELDS: dict[str, str] = {
     "spec_preset": "{} widths",
     "ssl_labels": "{} labels",
 }
-SPEED_METRICS: tuple[str, ...] = (
-    "images_per_s",
-    "step_ms_p50",
-    "step_ms_p90",
-    "compile_s",
-    "peak_mem_mb",
-    "params_generator",
-    "params_discriminator",
-    "train_wall_s",
-    "achieved_gflop_per_s",
-    "mfu",
-)
-QUALITY_METRICS: tuple[str, ...] = (
-    "parzen_ll",
-    "parzen_se",
-    "fid_inception",
-    "kid_inception",
-    "fid_classifier",
-    "kid_classifier",
-    "cond_accuracy",
-    "ssl_accuracy",
-    "ssl_baseline_accuracy",
-    "probe_accuracy",
-)
-# A metric whose row has no note of its own borrows the reason of the metric it comes with.
-NOTE_FALLBACK: dict[str, str] = {
-    "kid_inception": "fid_inception",
-    "parzen_se": "parzen_ll",
-    "kid_classifier": "fid_classifier",
-    "ssl_baseline_accuracy": "ssl_accuracy",
-}
+METRICS: tuple[str, ...] = tuple(metric.name for metric in CATALOGUE)  # aggregated over seeds
 
 
 @dataclass(frozen=True)
@@ -110,15 +93,25 @@ class FeatureSpace:
     kid: str
     name: str  # for people
     reason: str | None = None  # why not Inception, when the classifier's features are shown
+    features: str = "classifier"  # the catalogue's `features` of the metrics shown
 
 
 def feature_space(rows: Sequence[Row]) -> FeatureSpace:
-    if any(row.fid_inception is not None for row in rows):
-        return FeatureSpace("fid_inception", "kid_inception", "InceptionV3 pool3 (pytorch-fid)")
+    if any(getattr(row, FID_INCEPTION.name) is not None for row in rows):
+        return FeatureSpace(
+            FID_INCEPTION.name,
+            KID_INCEPTION.name,
+            "InceptionV3 pool3 (pytorch-fid)",
+            features=FID_INCEPTION.features or "",
+        )
     reasons = sorted({row.fid_inception_reason for row in rows if row.fid_inception_reason})
     reason = "; ".join(reasons) if reasons else "no row has Inception features"
     return FeatureSpace(
-        "fid_classifier", "kid_classifier", "the data set's reference classifier", reason
+        FID_CLASSIFIER.name,
+        KID_CLASSIFIER.name,
+        "the data set's reference classifier",
+        reason,
+        features=FID_CLASSIFIER.features or "",
     )
 
 
@@ -149,6 +142,10 @@ class Implementation:
     def stat(self, metric: str) -> Stat:
         return self.stats.get(metric, EMPTY)
 
+    def recorded(self, metric: str) -> bool:
+        """Whether any run recorded the metric: it applies to this implementation's label use."""
+        return any(getattr(row, metric) is not None for row in self.rows)
+
 
 def implementation_key(row: Row) -> str:
     """The identity as one string: the key of `verdicts` and of the raw rows' link."""
@@ -157,31 +154,46 @@ def implementation_key(row: Row) -> str:
 
 def group_implementations(rows: Sequence[Row]) -> list[Implementation]:
     """One Implementation per identity, figures aggregated over its ok runs."""
-    groups: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        groups[implementation_key(row)].append(row)
+    keys = [implementation_key(row) for row in rows]
+    members: dict[str, list[Row]] = {}
+    for key, row in zip(keys, rows, strict=True):
+        members.setdefault(key, []).append(row)
+    stats = seed_stats(rows, keys)
     varying = _varying_label_fields(rows)
     implementations = []
-    for key, members in groups.items():
-        first = members[0]
+    for key, group in members.items():
+        first = group[0]
         implementation = Implementation(
             key=key,
             label=_label(first, varying.get((first.variant, first.framework), ())),
             variant=first.variant,
             framework=first.framework,
             identity={name: getattr(first, name) for name in IDENTITY_FIELDS},
-            rows=sorted(members, key=lambda row: row.seed),
+            rows=sorted(group, key=lambda row: row.seed),
+            stats=stats.get(key, {name: EMPTY for name in METRICS}),
+            status_counts=dict(Counter(row.status for row in group)),
         )
-        _aggregate(implementation)
+        _complete(implementation)
         implementations.append(implementation)
     return sorted(implementations, key=lambda impl: (impl.variant, impl.framework, impl.label))
 
 
+def seed_stats(rows: Sequence[Row], keys: Sequence[str]) -> dict[str, dict[str, Stat]]:
+    """Implementation key -> metric -> Stat over its ok runs: one groupby over the rows."""
+    frame = pd.DataFrame(
+        {name: [getattr(row, name) for row in rows] for name in METRICS}, dtype=float
+    )
+    frame["key"] = keys
+    ok = frame[[row.status == "ok" for row in rows]]
+    return ok.groupby("key", sort=False)[list(METRICS)].agg(stat_of).to_dict("index")
+
+
 def _varying_label_fields(rows: Sequence[Row]) -> dict[tuple[str, str], tuple[str, ...]]:
-    values: dict[tuple[str, str], dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    values: dict[tuple[str, str], dict[str, set]] = {}
     for row in rows:
+        seen = values.setdefault((row.variant, row.framework), {n: set() for n in LABEL_FIELDS})
         for name in LABEL_FIELDS:
-            values[(row.variant, row.framework)][name].add(getattr(row, name))
+            seen[name].add(getattr(row, name))
     return {
         pair: tuple(name for name in LABEL_FIELDS if len(seen[name]) > 1)
         for pair, seen in values.items()
@@ -194,23 +206,18 @@ def _label(row: Row, varying: tuple[str, ...]) -> str:
     return " · ".join(parts)
 
 
-def _aggregate(implementation: Implementation) -> None:
+def _complete(implementation: Implementation) -> None:
+    """The one-seed throughput spread, the reasons of null figures, the sample grid."""
     ok_rows = implementation.ok_rows
-    counts: dict[str, int] = defaultdict(int)
-    for row in implementation.rows:
-        counts[row.status] += 1
-    implementation.status_counts = dict(counts)
-    for metric in SPEED_METRICS + QUALITY_METRICS:
-        implementation.stats[metric] = stat_of(getattr(row, metric) for row in ok_rows)
-    throughput = implementation.stats["images_per_s"]
+    throughput = implementation.stats[IMAGES_PER_S.name]
     if throughput.n == 1:  # one seed: the spread of its timing windows instead
         windows = stat_of(ok_rows[0].images_per_s_windows if ok_rows else [])
-        implementation.stats["images_per_s"] = Stat(
+        implementation.stats[IMAGES_PER_S.name] = Stat(
             throughput.mean, windows.std, 1, spread_kind="windows"
         )
-    for metric in QUALITY_METRICS + SPEED_METRICS:
+    for metric in METRICS:
         if implementation.stats[metric].n == 0:
-            implementation.notes[metric] = _null_reason(metric, implementation.rows, ok_rows)
+            implementation.notes[metric] = _null_reason(metric, ok_rows)
     with_grid = [row for row in ok_rows if row.sample_grid_png] or [
         row for row in implementation.rows if row.sample_grid_png
     ]
@@ -219,21 +226,23 @@ def _aggregate(implementation: Implementation) -> None:
         implementation.sample_grid_seed = with_grid[0].seed
 
 
-def _null_reason(metric: str, rows: Sequence[Row], ok_rows: Sequence[Row]) -> str:
+def _null_reason(metric: str, ok_rows: Sequence[Row]) -> str:
     """Why a metric has no value: the rows' own notes, never a guess."""
     if not ok_rows:
         return "no run of this implementation finished ok"
+    companion = BY_NAME[metric].comes_with or ""
+    features = BY_NAME[metric].features == FID_INCEPTION.features
     reasons: set[str] = set()
     for row in ok_rows:
-        note = row.metric_notes.get(metric) or row.metric_notes.get(NOTE_FALLBACK.get(metric, ""))
-        if metric in ("fid_inception", "kid_inception"):
+        note = row.metric_notes.get(metric) or row.metric_notes.get(companion)
+        if features:
             note = note or row.fid_inception_reason
         if note:
             reasons.add(note)
     return "; ".join(sorted(reasons)) if reasons else "not recorded in these rows"
 
 
-# ----------------------------------------------------------------------------- comparisons
+# ----------------------------------------------------------------------------- judgement
 
 
 @dataclass(frozen=True)
@@ -249,11 +258,15 @@ class Quality:
 def quality_metric(
     implementations: Sequence[Implementation], space: FeatureSpace
 ) -> Quality | None:
-    if any(impl.stat(space.fid).n for impl in implementations):
-        return Quality(space.fid, f"FID ({space.name})", "FID", lower_is_better=True)
-    if any(impl.stat("parzen_ll").n for impl in implementations):
+    fid = BY_NAME[space.fid]
+    if any(impl.stat(fid.name).n for impl in implementations):
+        return Quality(fid.name, f"FID ({space.name})", fid.display, fid.better is Better.LOWER)
+    if any(impl.stat(PARZEN_LL.name).n for impl in implementations):
         return Quality(
-            "parzen_ll", "Parzen log-likelihood (nats)", "Parzen LL", lower_is_better=False
+            PARZEN_LL.name,
+            f"Parzen log-likelihood ({PARZEN_LL.unit})",
+            PARZEN_LL.display,
+            PARZEN_LL.better is Better.LOWER,
         )
     return None
 
@@ -263,201 +276,6 @@ def exceeds_spread(first: Stat, second: Stat) -> bool | None:
     if first.mean is None or second.mean is None or not (first.has_spread and second.has_spread):
         return None
     return abs(first.mean - second.mean) > first.std + second.std  # type: ignore[operator]
-
-
-@dataclass(frozen=True)
-class TwinComparison:
-    """PyTorch vs TensorFlow for one variant (and one configuration)."""
-
-    label: str  # the variant and what varies, without the framework
-    torch: Implementation
-    tf: Implementation
-    speed_ratio: float | None  # torch images/s over tf images/s
-    speed_exceeds_spread: bool | None
-    quality_difference: float | None  # torch minus tf, in the quality metric's units
-    quality_exceeds_spread: bool | None
-
-
-def framework_twins(
-    implementations: Sequence[Implementation], quality: Quality | None
-) -> list[TwinComparison]:
-    """Pairs that differ only in framework, each with its speed ratio and quality difference."""
-    by_identity: dict[tuple, dict[str, Implementation]] = defaultdict(dict)
-    for impl in implementations:
-        identity = tuple(v for k, v in impl.identity.items() if k != "framework")
-        by_identity[identity][impl.framework] = impl
-    comparisons = []
-    for pair in by_identity.values():
-        if "torch" not in pair or "tf" not in pair:
-            continue
-        torch_impl, tf_impl = pair["torch"], pair["tf"]
-        torch_speed, tf_speed = torch_impl.stat("images_per_s"), tf_impl.stat("images_per_s")
-        ratio = (
-            torch_speed.mean / tf_speed.mean
-            if torch_speed.mean is not None and tf_speed.mean
-            else None
-        )
-        torch_quality = torch_impl.stat(quality.metric) if quality else EMPTY
-        tf_quality = tf_impl.stat(quality.metric) if quality else EMPTY
-        difference = (
-            torch_quality.mean - tf_quality.mean
-            if torch_quality.mean is not None and tf_quality.mean is not None
-            else None
-        )
-        comparisons.append(
-            TwinComparison(
-                label=torch_impl.label.replace(" · torch", ""),
-                torch=torch_impl,
-                tf=tf_impl,
-                speed_ratio=ratio,
-                speed_exceeds_spread=exceeds_spread(torch_speed, tf_speed),
-                quality_difference=difference,
-                quality_exceeds_spread=exceeds_spread(torch_quality, tf_quality),
-            )
-        )
-    return sorted(comparisons, key=lambda c: c.label)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One "which to choose" answer: the pick, the runner-up, and whether the lead is real."""
-
-    question: str
-    metric_name: str
-    pick: Implementation | None
-    pick_stat: Stat
-    runner_up: Implementation | None
-    runner_up_stat: Stat
-    lead_exceeds_noise: bool | None  # None: no spread to judge by (one seed) or no runner-up
-    explanation: str  # how the figure was obtained
-
-    @property
-    def verdict(self) -> str:
-        if self.pick is None:
-            return "no implementation has this figure"
-        if self.runner_up is None:
-            return "the only candidate"
-        noise = (
-            "the timing windows' spread (one seed)"
-            if self.pick_stat.spread_kind == "windows"
-            else "the seed noise"
-        )
-        if self.lead_exceeds_noise:
-            return f"clear lead: larger than {noise}"
-        if self.lead_exceeds_noise is None:
-            return "too close to call: one seed, so no noise estimate (run more seeds)"
-        return f"too close to call: the lead is within {noise}"
-
-
-def best_by(
-    question: str,
-    metric_name: str,
-    candidates: Sequence[tuple[Implementation, Stat]],
-    lower_is_better: bool,
-    explanation: str,
-) -> Choice:
-    """The best and the runner-up among candidates with a value, and whether the lead is real."""
-    ranked = sorted(
-        ((impl, stat) for impl, stat in candidates if stat.mean is not None),
-        key=lambda pair: pair[1].mean if lower_is_better else -pair[1].mean,  # type: ignore[operator]
-    )
-    pick, pick_stat = ranked[0] if ranked else (None, EMPTY)
-    runner_up, runner_up_stat = ranked[1] if len(ranked) > 1 else (None, EMPTY)
-    lead_real = exceeds_spread(pick_stat, runner_up_stat) if runner_up else None
-    return Choice(
-        question, metric_name, pick, pick_stat, runner_up, runner_up_stat, lead_real, explanation
-    )
-
-
-def time_to_target(row: Row, metric: str, target: float, lower_is_better: bool) -> float | None:
-    """Training seconds until the run first reached the target (DAWNBench's time-to-quality).
-
-    Interpolated linearly between the evaluation before and the one that reached it; a run
-    already there at its first evaluation gets that evaluation's time (an upper bound).
-    """
-    points = eval_points(row, metric)
-    sign = 1.0 if lower_is_better else -1.0
-    for index, (train_s, value) in enumerate(points):
-        if sign * value <= sign * target:
-            if index == 0:
-                return train_s
-            before_s, before = points[index - 1]
-            fraction = (before - target) / (before - value) if before != value else 1.0
-            return before_s + fraction * (train_s - before_s)
-    return None
-
-
-def eval_points(row: Row, metric: str) -> list[tuple[float, float]]:
-    """(train_s, value) of each evaluation; a row without history gives its final value."""
-    points = sorted(
-        (float(entry["train_s"]), float(entry[metric]))
-        for entry in row.eval_history
-        if entry.get(metric) is not None and entry.get("train_s") is not None
-    )
-    final = getattr(row, metric)
-    if not points and final is not None and row.train_wall_s is not None:
-        points = [(float(row.train_wall_s), float(final))]
-    return points
-
-
-def choices(implementations: Sequence[Implementation], quality: Quality | None) -> list[Choice]:
-    """Best quality, highest throughput, and fastest to a quality every implementation reached."""
-    throughput = best_by(
-        "Highest throughput",
-        "images/s",
-        [(impl, impl.stat("images_per_s")) for impl in implementations],
-        lower_is_better=False,
-        explanation="training images per second, mean over seeds "
-        "(one seed: the median over timing windows, spread over windows)",
-    )
-    if quality is None:
-        missing = best_by("Best quality", "quality", [], True, "no quality metric in these rows")
-        per_second = best_by(
-            "Best quality per second of training", "s", [], True, missing.explanation
-        )
-        return [missing, throughput, per_second]
-    best_quality = best_by(
-        "Best quality",
-        quality.short,
-        [(impl, impl.stat(quality.metric)) for impl in implementations],
-        quality.lower_is_better,
-        f"{quality.name} at the last evaluation, mean over seeds",
-    )
-    return [best_quality, throughput, fastest_to_quality(implementations, quality)]
-
-
-def fastest_to_quality(implementations: Sequence[Implementation], quality: Quality) -> Choice:
-    """Seconds of training to reach the worst final quality of any run, so every run has a time."""
-    finals = [
-        points[-1][1]
-        for impl in implementations
-        for row in impl.ok_rows
-        if (points := eval_points(row, quality.metric))
-    ]
-    question = "Best quality per second of training"
-    if not finals:
-        return best_by(question, "s", [], True, f"no run recorded {quality.short}")
-    target = max(finals) if quality.lower_is_better else min(finals)
-    candidates = [
-        (
-            impl,
-            stat_of(
-                time_to_target(row, quality.metric, target, quality.lower_is_better)
-                for row in impl.ok_rows
-            ),
-        )
-        for impl in implementations
-    ]
-    relation = "≤" if quality.lower_is_better else "≥"
-    return best_by(
-        question,
-        "s",
-        candidates,
-        lower_is_better=True,
-        explanation=f"training seconds to reach {quality.short} {relation} {target:,.2f} "
-        "(the worst final value of any run, so every run reached it), interpolated between "
-        "evaluations; mean over seeds",
-    )
 
 
 def pareto_front(points: Sequence[tuple[float, float]], lower_is_better: bool) -> list[int]:
@@ -475,42 +293,3 @@ def pareto_front(points: Sequence[tuple[float, float]], lower_is_better: bool) -
         if not dominated:
             front.append(i)
     return front
-
-
-# ----------------------------------------------------------------------------- failures
-
-
-@dataclass(frozen=True)
-class FailureGroup:
-    """Runs of one implementation that ended the same way: listed, never dropped."""
-
-    label: str
-    status: str
-    error: str
-    seeds: list[int]
-    run_ids: list[str]
-    traceback: str | None
-    diverged_steps: list[int]
-
-
-def failure_groups(implementations: Sequence[Implementation]) -> list[FailureGroup]:
-    """Every non-ok run, grouped by implementation, status and error, so 1,000 alike stay short."""
-    groups = []
-    for impl in implementations:
-        alike: dict[tuple[str, str], list[Row]] = defaultdict(list)
-        for row in impl.rows:
-            if row.status != "ok":
-                alike[(row.status, row.error or "(no error recorded)")].append(row)
-        for (status, error), rows in alike.items():
-            groups.append(
-                FailureGroup(
-                    label=impl.label,
-                    status=status,
-                    error=error,
-                    seeds=[row.seed for row in rows],
-                    run_ids=[row.run_id for row in rows],
-                    traceback=next((row.traceback for row in rows if row.traceback), None),
-                    diverged_steps=[r.diverged_step for r in rows if r.diverged_step is not None],
-                )
-            )
-    return groups

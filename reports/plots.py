@@ -19,6 +19,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from bench.catalogue import IMAGES_PER_S
 from reports.aggregate import Implementation, Quality, Stat, pareto_front
 
 FRAMEWORK_STYLE: dict[str, dict[str, str]] = {
@@ -68,18 +69,32 @@ def svg_data_uri(figure: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def figures(
+    implementations: Sequence[Implementation], quality: Quality | None
+) -> dict[str, str | None]:
+    """The report's four figures by name; None where there is nothing to draw."""
+    return {
+        "throughput": throughput_bars(implementations),
+        "quality_vs_time": quality_vs_time(implementations, quality) if quality else None,
+        "quality_vs_throughput": (
+            quality_vs_throughput(implementations, quality) if quality else None
+        ),
+        "losses": loss_curves(implementations),
+    }
+
+
 def throughput_bars(implementations: Sequence[Implementation]) -> str | None:
     """Images/s per implementation, fastest on top, with the spread as an error bar."""
-    measured = [i for i in implementations if i.stat("images_per_s").mean is not None]
+    measured = [i for i in implementations if i.stat(IMAGES_PER_S.name).mean is not None]
     if not measured:
         return None
-    measured.sort(key=lambda impl: impl.stat("images_per_s").mean)  # type: ignore[arg-type,return-value]
+    measured.sort(key=lambda impl: impl.stat(IMAGES_PER_S.name).mean)  # type: ignore[arg-type,return-value]
     colours = variant_colours(implementations)
     with rc_context(STYLE):
         figure = Figure(figsize=(FIGURE_WIDTH_IN, 0.8 + 0.28 * len(measured)))
         axes = figure.subplots()
         for y, impl in enumerate(measured):
-            speed = impl.stat("images_per_s")
+            speed = impl.stat(IMAGES_PER_S.name)
             axes.barh(
                 y,
                 speed.mean,
@@ -101,7 +116,7 @@ def throughput_bars(implementations: Sequence[Implementation]) -> str | None:
         axes.set_yticks(range(len(measured)), [impl.label for impl in measured])
         axes.set_xlabel("training images / s (error bar: std over seeds, or over timing windows)")
         right = max(
-            i.stat("images_per_s").mean + (i.stat("images_per_s").std or 0) for i in measured
+            i.stat(IMAGES_PER_S.name).mean + (i.stat(IMAGES_PER_S.name).std or 0) for i in measured
         )  # type: ignore[operator]
         axes.set_xlim(0, right * 1.15)
         axes.grid(axis="y", visible=False)
@@ -165,11 +180,12 @@ def quality_vs_throughput(
     measured = [
         impl
         for impl in implementations
-        if impl.stat("images_per_s").mean is not None and impl.stat(quality.metric).mean is not None
+        if impl.stat(IMAGES_PER_S.name).mean is not None
+        and impl.stat(quality.metric).mean is not None
     ]
     if not measured:
         return None
-    points = [(i.stat("images_per_s").mean, i.stat(quality.metric).mean) for i in measured]
+    points = [(i.stat(IMAGES_PER_S.name).mean, i.stat(quality.metric).mean) for i in measured]
     front = set(pareto_front(points, quality.lower_is_better))  # type: ignore[arg-type]
     colours = variant_colours(implementations)
     with rc_context(STYLE):
@@ -186,7 +202,7 @@ def quality_vs_throughput(
             label="Pareto front",
         )
         for index, impl in enumerate(measured):
-            speed, score = impl.stat("images_per_s"), impl.stat(quality.metric)
+            speed, score = impl.stat(IMAGES_PER_S.name), impl.stat(quality.metric)
             axes.errorbar(
                 speed.mean,
                 score.mean,

@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from bench.compare import Check, Identity, IdentityComparison, Verdict
 from bench.results import Row, write_row
 from reports import ReportError, report
 from reports.aggregate import (
     Implementation,
     Stat,
-    best_by,
     exceeds_spread,
     feature_space,
-    framework_twins,
     group_implementations,
     pareto_front,
     quality_metric,
-    time_to_target,
 )
+from reports.sections.choose import Lead, best_by, lead_text, time_to_target
+from reports.sections.frameworks import framework_twins
 from tests.conftest import REPO_ROOT, run_cli
 from tests.report_rows import MALICIOUS_ERROR, crafted_rows, write_rows_fast
 
@@ -213,10 +213,20 @@ def test_corrupt_sample_grid_is_text_not_a_broken_image(tmp_path):
 def test_verdicts_colour_each_line(tmp_path):
     rows = crafted_rows(seeds=(0,), variants=("vanilla",), with_failures=False)
     keys = {impl.framework: impl.key for impl in group_implementations(rows)}
-    verdicts = {keys["torch"]: "slower; throughput slower -31.0%", keys["tf"]: "same"}
-    html = report(write_folder(tmp_path, rows), verdicts=verdicts).read_text()
-    assert re.search(r'<td class="verdict verdict-bad"[^>]*>slower</td>', html)
-    assert re.search(r'<td class="verdict verdict-neutral"[^>]*>same</td>', html)
+    slower = IdentityComparison(
+        Identity.of(rows[0]),
+        Verdict.SLOWER,
+        (Check("throughput", Verdict.SLOWER, change_pct=-31.0),),
+    )
+    same = IdentityComparison(Identity.of(rows[1]), Verdict.SAME)
+    html = report(write_folder(tmp_path, rows), verdicts={keys["torch"]: slower, keys["tf"]: same})
+    text = html.read_text()
+    assert re.search(
+        r'<td class="verdict verdict-bad" data-sort="slower" '
+        r'title="slower; throughput slower -31.0%">slower</td>',
+        text,
+    )
+    assert re.search(r'<td class="verdict verdict-neutral"[^>]*>same</td>', text)
 
 
 def test_baseline_runs_the_regression_check_per_line(tmp_path):
@@ -266,13 +276,14 @@ def impl_with(
 
 def test_lead_within_seed_noise_is_too_close_to_call():
     close = best_by("q", "FID", [impl_with("a", 20.0, 1.5), impl_with("b", 21.0, 1.5)], True, "")
-    assert close.pick.label == "a" and close.verdict.startswith("too close to call")
+    assert close.pick.label == "a" and close.lead is Lead.WITHIN_NOISE
+    assert lead_text(close) == "too close to call: the lead is within the seed noise"
     clear = best_by("q", "FID", [impl_with("a", 20.0, 0.5), impl_with("b", 25.0, 0.5)], True, "")
-    assert clear.lead_exceeds_noise and clear.verdict.startswith("clear lead")
+    assert clear.lead is Lead.CLEAR and lead_text(clear) == "clear lead: larger than the seed noise"
     one_seed = best_by(
         "q", "FID", [impl_with("a", 20.0, None, 1), impl_with("b", 25.0, None, 1)], True, ""
     )
-    assert one_seed.lead_exceeds_noise is None and "one seed" in one_seed.verdict
+    assert one_seed.lead is Lead.NO_SPREAD and "one seed" in lead_text(one_seed)
 
 
 def test_higher_is_better_picks_the_largest():
