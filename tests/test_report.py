@@ -33,6 +33,7 @@ from reports.aggregate import (
 )
 from reports.sections.choose import Lead, best_by, lead_text, time_to_target
 from reports.sections.frameworks import framework_twins
+from reports.sections.samples import sample_grids
 from tests.conftest import REPO_ROOT, run_cli
 from tests.report_rows import MALICIOUS_ERROR, crafted_rows, write_rows_fast
 
@@ -458,3 +459,26 @@ def _header_index(page, text: str) -> int:
 
 def _numbers(values: list[str]) -> list[float]:
     return [float(v) for v in values if v != ""]
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def test_seed_stats_use_ok_runs_and_finite_values_only():
+    rows = crafted_rows(seeds=(0, 1, 2, 3), variants=("vanilla",), frameworks=("torch",))
+    rows = [dataclasses.replace(r, fid_classifier=10.0 * (r.seed + 1)) for r in rows]
+    rows[1] = dataclasses.replace(rows[1], status="failed", fid_classifier=1000.0)
+    rows[2] = dataclasses.replace(rows[2], fid_classifier=float("inf"))
+    (impl,) = group_implementations(rows)
+    fid = impl.stat("fid_classifier")  # seeds 0 and 3: 10 and 40
+    assert (fid.mean, fid.std, fid.n) == (25.0, 21.213203435596427, 2)
+    assert impl.status_counts == {"ok": 3, "failed": 1}
+    assert impl.stat("cond_accuracy").n == 0
+    assert impl.notes["cond_accuracy"] == "vanilla's generator takes no label"
+
+
+def test_sample_grid_rows_are_classes_when_the_generator_took_labels_whatever_its_name():
+    rows = crafted_rows(seeds=(0,), variants=("conditional", "vanilla"), frameworks=("torch",))
+    renamed = [dataclasses.replace(r, variant=f"my{r.variant}") for r in rows]
+    grids = {grid.label: grid.conditional for grid in sample_grids(group_implementations(renamed))}
+    assert grids == {"myconditional · torch": True, "myvanilla · torch": False}
