@@ -179,12 +179,16 @@ def group_implementations(rows: Sequence[Row]) -> list[Implementation]:
 
 
 def seed_stats(rows: Sequence[Row], keys: Sequence[str]) -> dict[str, dict[str, Stat]]:
-    """Implementation key -> metric -> Stat over its ok runs: one groupby over the rows."""
+    """Implementation key -> metric -> Stat over its ok runs: one groupby over the rows.
+
+    Each group's values are in seed order, as Implementation.rows are, so a mean adds the
+    same numbers in the same order wherever it is taken (bit for bit).
+    """
     frame = pd.DataFrame(
         {name: [getattr(row, name) for row in rows] for name in METRICS}, dtype=float
     )
-    frame["key"] = keys
-    ok = frame[[row.status == "ok" for row in rows]]
+    frame["key"], frame["seed"] = keys, [row.seed for row in rows]
+    ok = frame[[row.status == "ok" for row in rows]].sort_values("seed", kind="stable")
     return ok.groupby("key", sort=False)[list(METRICS)].agg(stat_of).to_dict("index")
 
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -126,17 +127,22 @@ def throughput_bars(implementations: Sequence[Implementation]) -> str | None:
 def mean_curve(
     entries_per_run: Sequence[Sequence[dict]], x_key: str, y_key: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of x and y over runs at each step (runs of one implementation share their steps)."""
-    by_step: dict[float, list[tuple[float, float]]] = defaultdict(list)
-    for entries in entries_per_run:
-        for entry in entries:
-            x, y = entry.get(x_key), entry.get(y_key)
-            if x is not None and y is not None and np.isfinite(y):
-                by_step[entry.get("step", x)].append((float(x), float(y)))
-    steps = sorted(by_step)
-    xs = np.array([np.mean([p[0] for p in by_step[s]]) for s in steps])
-    ys = np.array([np.mean([p[1] for p in by_step[s]]) for s in steps])
-    return xs, ys
+    """Mean of x and y over runs at each step (runs of one implementation share their steps).
+
+    Each step's values are averaged in run order by numpy, as one run after another adds them.
+    """
+    points = pd.DataFrame.from_records(
+        [
+            (entry.get("step", entry.get(x_key)), entry.get(x_key), entry.get(y_key))
+            for entries in entries_per_run
+            for entry in entries
+        ],
+        columns=["step", "x", "y"],
+    )
+    points[["x", "y"]] = points[["x", "y"]].astype(float)
+    points = points[points["x"].notna() & np.isfinite(points["y"])]
+    means = points.groupby("step", sort=True)[["x", "y"]].agg(lambda v: np.mean(v.to_numpy()))
+    return means["x"].to_numpy(), means["y"].to_numpy()
 
 
 def quality_vs_time(implementations: Sequence[Implementation], quality: Quality) -> str | None:
