@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.results import SCHEMA_VERSION, ResultsError, Row, read_rows
+from bench.results import SCHEMA_VERSION, Identity, ResultsError, Row, read_rows
 
 # verdicts, worst first: an identity's verdict is the worst of its checks
 FAILED, CHANGED, SLOWER, WORSE = "failed", "changed", "slower", "worse"
@@ -83,37 +83,6 @@ QUALITY_METRICS: tuple[QualityMetric, ...] = (
     QualityMetric("ssl_accuracy", higher_is_better=True, floor=0.01),
     QualityMetric("probe_accuracy", higher_is_better=True, floor=0.01),
 )
-
-
-@dataclass(frozen=True, order=True)
-class Identity:
-    """What makes two runs the same benchmark; seeds are pooled within one identity."""
-
-    variant: str
-    framework: str
-    dataset: str
-    device: str  # kind: cpu or cuda; the device *name* decides the throughput figure
-    precision: str
-    compile: str
-    batch_size: int
-
-    @classmethod
-    def of(cls, row: Row) -> Identity:
-        return cls(
-            row.variant,
-            row.framework,
-            row.dataset,
-            row.device,
-            row.precision,
-            row.compile,
-            row.batch_size,
-        )
-
-    def __str__(self) -> str:
-        return (
-            f"{self.variant}/{self.framework} {self.dataset} {self.device} {self.precision} "
-            f"{self.compile} b{self.batch_size}"
-        )
 
 
 @dataclass(frozen=True)

@@ -598,7 +598,7 @@ def sample_grids(implementations: Sequence[Implementation]) -> list[GridView]:
             impl.label,
             impl.sample_grid_seed,
             png_data_uri(impl.sample_grid_png),
-            impl.variant == "conditional",
+            any(row.label_use == "conditional" for row in impl.rows),
         )
         for impl in implementations
     ]

@@ -92,5 +92,7 @@ def test_param_counts_match_the_spec_without_batch_norm_statistics(gan):
 
 
 def test_cpu_runs_report_no_device_memory_and_a_cpu_name(gan):
-    assert gan.device_peak_mem_mb() is None
-    assert gan.device_name() == "cpu"
+    facts = gan.run_facts()
+    assert facts.peak_mem_mb is None
+    assert facts.device_name == "cpu"
+    assert facts.compile_detail in {"torch eager", "tf.function"}

@@ -32,8 +32,8 @@ import pytest
 
 from bench.datasets import load_dataset
 from bench.lock import OWNER_FILE
+from bench.memory import is_out_of_memory
 from bench.results import Row, read_row, read_rows, write_row
-from bench.worker import is_out_of_memory
 from metrics.classifier import ClassifierCacheWarning, TrainingSettings, cache_paths, load_or_train
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
 from tests.plugins.names import SLEEP_ENV
