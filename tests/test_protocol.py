@@ -61,8 +61,8 @@ def test_discriminator_outputs_have_one_logit_and_penultimate_features(gan, digi
 
 
 def test_classify_is_refused_by_variants_without_a_classifier(gan, digits):
-    if gan.variant == "ssgan":
-        pytest.skip("ssgan's discriminator is a classifier: tests/test_ssgan.py covers classify()")
+    if gan.spec.label_use == "semi_supervised":
+        pytest.skip("a semi-supervised discriminator classifies: tests/test_ssgan.py covers it")
     with pytest.raises(UnsupportedOperationError, match="ssgan only"):
         gan.classify(digits.test_images[:2])
 
