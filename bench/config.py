@@ -29,24 +29,12 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Suite:
-    """One suite file; every field has a default except the name."""
+class RunSettings:
+    """How each run of a suite trains, times and evaluates: one object, validated once here,
+    shared by the Suite and its RunSpecs and handed whole to the worker."""
 
-    name: str  # also the default output folder: results/<name>
-    description: str = ""
-    dataset: str = "digits"  # one of bench.datasets.DATASETS
-    # used, with a note, when `dataset` can be neither read nor fetched ("" = fail instead)
-    fallback_dataset: str = ""
-    variants: tuple[str, ...] = ()  # empty: every registered variant
-    frameworks: tuple[str, ...] = FRAMEWORKS
-    seeds: tuple[int, ...] = (0,)
-    batch_sizes: tuple[int, ...] = (64,)  # images per training step
-    precisions: tuple[str, ...] = ("fp32",)
-    compile_modes: tuple[str, ...] = ("default",)  # "default" and/or "compiled"
     device: str = "cpu"  # "cpu" or "cuda"
     steps: int = 300  # training steps per run, warm-up included
-    # per-variant step counts that replace `steps`, e.g. {dcgan = 60} for slow convolutional nets
-    variant_steps: dict[str, int] = field(default_factory=dict)
     warmup_steps: int = 20  # first steps, untimed: their time is compile_s
     timing_windows: int = 10  # timed steps are split into this many windows (>= 5)
     spec_preset: str = "paper"  # "paper" widths, or "tiny" for fast checks
@@ -63,14 +51,64 @@ class Suite:
     # cpu (it costs nothing there), false on cuda (it costs speed; see the README)
     deterministic: bool | None = None
     # memory cap of one run, MiB (absent: none); an allocation past it fails and the row is
-    # "oom" (bench/worker.py memory_cap says what is counted)
+    # "oom" (bench/memory.py memory_cap says what is counted)
     max_mem_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        _validate_settings(self)
+
+    @property
+    def uses_deterministic_kernels(self) -> bool:
+        """`deterministic`, or the device's default where the suite is silent."""
+        if self.deterministic is None:
+            return deterministic_default(self.device)
+        return self.deterministic
+
+
+SETTINGS_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunSettings))
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One suite file: what to run (the cross product) and how (its RunSettings).
+
+    The file is flat; `suite_from_dict` sorts its keys into the suite and its settings.
+    """
+
+    name: str  # also the default output folder: results/<name>
+    description: str = ""
+    dataset: str = "digits"  # one of bench.datasets.DATASETS
+    # used, with a note, when `dataset` can be neither read nor fetched ("" = fail instead)
+    fallback_dataset: str = ""
+    variants: tuple[str, ...] = ()  # empty: every registered variant
+    frameworks: tuple[str, ...] = FRAMEWORKS
+    seeds: tuple[int, ...] = (0,)
+    batch_sizes: tuple[int, ...] = (64,)  # images per training step
+    precisions: tuple[str, ...] = ("fp32",)
+    compile_modes: tuple[str, ...] = ("default",)  # "default" and/or "compiled"
+    # per-variant step counts that replace `steps`, e.g. {dcgan = 60} for slow convolutional nets
+    variant_steps: dict[str, int] = field(default_factory=dict)
     # --executor ray: times a run is started again when its node or worker died (a run that
     # raised is never retried: it is a failed row)
     max_retries: int = 2
+    settings: RunSettings = field(default_factory=RunSettings)
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    def with_changes(self, **changes: Any) -> Suite:
+        """This suite with some keys replaced, each in the suite or its settings, re-validated."""
+        settings = {k: v for k, v in changes.items() if k in SETTINGS_FIELDS}
+        own = {k: v for k, v in changes.items() if k not in SETTINGS_FIELDS}
+        return dataclasses.replace(
+            self, settings=dataclasses.replace(self.settings, **settings), **own
+        )
+
+    def settings_for(self, variant: str) -> RunSettings:
+        """The suite's settings, with the variant's own step count where it has one."""
+        if variant not in self.variant_steps:
+            return self.settings
+        return dataclasses.replace(self.settings, steps=self.variant_steps[variant])
 
     def run_specs(
         self,
@@ -94,20 +132,7 @@ class Suite:
                 batch_size=batch_size,
                 precision=precision,
                 compile=compile_mode,
-                device=self.device,
-                steps=self.variant_steps.get(variant, self.steps),
-                warmup_steps=self.warmup_steps,
-                timing_windows=self.timing_windows,
-                spec_preset=self.spec_preset,
-                threads=self.threads,
-                timeout_s=self.timeout_s,
-                ssl_labels=self.ssl_labels,
-                eval_points=self.eval_points,
-                eval_samples=self.eval_samples,
-                inception_fid=self.inception_fid,
-                tf32=self.tf32,
-                deterministic=self.deterministic,
-                max_mem_mb=self.max_mem_mb,
+                settings=self.settings_for(variant),
                 data_dir=data_dir,
                 fid_weights=fid_weights,
                 cache_dir=cache_dir,
@@ -135,54 +160,36 @@ class RunSpec:
     batch_size: int
     precision: str
     compile: str
-    device: str
-    steps: int
-    warmup_steps: int
-    timing_windows: int
-    spec_preset: str
-    threads: int
-    timeout_s: float
-    ssl_labels: int
-    eval_points: int = 1
-    eval_samples: int = 10_000
-    inception_fid: bool = True
-    tf32: bool = False
-    deterministic: bool | None = None  # None: the device's default (deterministic_default)
-    max_mem_mb: int | None = None
-    data_dir: str | None = field(default=None)
+    settings: RunSettings
+    data_dir: str | None = None
     fid_weights: str | None = None  # the Inception weights file; None: the torch hub cache
     cache_dir: str | None = None  # reference classifiers; None: GANBENCH_CACHE_DIR or ~/.cache
 
     @property
     def run_id(self) -> str:
         """A file-safe name that is the same whenever the same run is asked for."""
+        settings = self.settings
         return (
-            f"{self.variant}-{self.framework}-{self.dataset}-{self.device}-{self.precision}"
-            f"-{self.compile}-b{self.batch_size}-n{self.steps}-{self.spec_preset}"
-            f"-l{self.ssl_labels}-e{self.eval_samples}{'-tf32' if self.tf32 else ''}"
-            f"{self._determinism_tag}-s{self.seed}"
+            f"{self.variant}-{self.framework}-{self.dataset}-{settings.device}-{self.precision}"
+            f"-{self.compile}-b{self.batch_size}-n{settings.steps}-{settings.spec_preset}"
+            f"-l{settings.ssl_labels}-e{settings.eval_samples}"
+            f"{'-tf32' if settings.tf32 else ''}{self._determinism_tag}-s{self.seed}"
         )
-
-    @property
-    def uses_deterministic_kernels(self) -> bool:
-        """The suite's `deterministic`, or the device's default where the suite is silent."""
-        if self.deterministic is None:
-            return deterministic_default(self.device)
-        return self.deterministic
 
     @property
     def _determinism_tag(self) -> str:
         """In the run_id only when it differs from the device's default, so ids stay stable."""
-        if self.uses_deterministic_kernels == deterministic_default(self.device):
+        settings = self.settings
+        if settings.uses_deterministic_kernels == deterministic_default(settings.device):
             return ""
-        return "-det" if self.uses_deterministic_kernels else "-nondet"
+        return "-det" if settings.uses_deterministic_kernels else "-nondet"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunSpec:
-        return cls(**values)
+        return cls(**{**values, "settings": RunSettings(**values["settings"])})
 
 
 TUPLE_FIELDS = {f.name for f in dataclasses.fields(Suite) if str(f.type).startswith("tuple")}
@@ -210,7 +217,8 @@ def load_suite(name_or_path: str) -> Suite:
 
 def suite_from_dict(values: dict[str, Any], source: str = "suite") -> Suite:
     """A Suite from plain values (a parsed TOML file), every key and type checked."""
-    allowed = [f.name for f in dataclasses.fields(Suite)]
+    allowed = [f.name for f in dataclasses.fields(Suite) if f.name != "settings"]
+    allowed[-1:-1] = SETTINGS_FIELDS  # the file's order: settings before max_retries
     for key in values:
         if key not in allowed:
             raise ConfigError(f"{source}: unknown key {key!r}; allowed: {', '.join(allowed)}")
@@ -218,8 +226,10 @@ def suite_from_dict(values: dict[str, Any], source: str = "suite") -> Suite:
         key: tuple(value) if key in TUPLE_FIELDS and isinstance(value, list) else value
         for key, value in values.items()
     }
+    settings = {k: v for k, v in converted.items() if k in SETTINGS_FIELDS}
+    own = {k: v for k, v in converted.items() if k not in SETTINGS_FIELDS}
     try:
-        return Suite(**converted)
+        return Suite(**own, settings=RunSettings(**settings))
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 
@@ -238,8 +248,42 @@ def suite_names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 
 
+def _validate_settings(settings: RunSettings) -> None:
+    _check_types(settings, SETTINGS_TYPES)
+    for name in ("inception_fid", "tf32"):
+        if not isinstance(getattr(settings, name), bool):
+            raise ConfigError(f"{name} = {getattr(settings, name)!r}; expected true or false")
+    if settings.deterministic is not None and not isinstance(settings.deterministic, bool):
+        raise ConfigError(f"deterministic = {settings.deterministic!r}; expected true or false")
+    cap = settings.max_mem_mb
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)):
+        raise ConfigError(f"max_mem_mb = {cap!r}; expected an integer number of MiB")
+    _check_choices("device", [settings.device], list(DEVICES))
+    _check_choices("spec_preset", [settings.spec_preset], list(PRESETS))
+    _check_positive("threads", settings.threads)
+    _check_positive("timeout_s", settings.timeout_s)
+    if settings.timing_windows < 5:
+        raise ConfigError(f"timing_windows = {settings.timing_windows}; must be >= 5")
+    if settings.warmup_steps < 1:
+        raise ConfigError(f"warmup_steps = {settings.warmup_steps}; must be >= 1")
+    _check_positive("ssl_labels", settings.ssl_labels)
+    if not 1 <= settings.eval_points <= settings.timing_windows:
+        raise ConfigError(
+            f"eval_points = {settings.eval_points}; must be between 1 and timing_windows = "
+            f"{settings.timing_windows} (evaluations happen between timing windows)"
+        )
+    if settings.eval_samples < 2:
+        raise ConfigError(f"eval_samples = {settings.eval_samples}; must be >= 2")
+    _check_steps("steps", settings.steps, settings)
+    if settings.max_mem_mb is not None:
+        _check_positive("max_mem_mb", settings.max_mem_mb)
+
+
 def _validate(suite: Suite) -> None:
-    _check_types(suite)
+    if not isinstance(suite.settings, RunSettings):
+        raise ConfigError(f"settings = {suite.settings!r}; expected a RunSettings")
+    _check_types(suite, SUITE_TYPES)
+    _check_tuple_types(suite)
     _check_choices("dataset", [suite.dataset], list(DATASETS))
     if suite.fallback_dataset:
         _check_choices("fallback_dataset", [suite.fallback_dataset], list(DATASETS))
@@ -247,8 +291,6 @@ def _validate(suite: Suite) -> None:
     _check_choices("frameworks", list(suite.frameworks), list(FRAMEWORKS))
     _check_choices("precisions", list(suite.precisions), list(PRECISIONS))
     _check_choices("compile_modes", list(suite.compile_modes), list(COMPILE_MODES))
-    _check_choices("device", [suite.device], list(DEVICES))
-    _check_choices("spec_preset", [suite.spec_preset], list(PRESETS))
     for name in ("frameworks", "seeds", "batch_sizes", "precisions", "compile_modes"):
         if not getattr(suite, name):
             raise ConfigError(f"{name} is empty; give at least one value")
@@ -256,38 +298,26 @@ def _validate(suite: Suite) -> None:
         raise ConfigError(f"batch_sizes {list(suite.batch_sizes)}: each must be > 0")
     if any(s < 0 for s in suite.seeds):
         raise ConfigError(f"seeds {list(suite.seeds)}: each must be >= 0")
-    _check_positive("threads", suite.threads)
-    _check_positive("timeout_s", suite.timeout_s)
-    if suite.timing_windows < 5:
-        raise ConfigError(f"timing_windows = {suite.timing_windows}; must be >= 5")
-    if suite.warmup_steps < 1:
-        raise ConfigError(f"warmup_steps = {suite.warmup_steps}; must be >= 1")
     _check_choices("variant_steps", list(suite.variant_steps), variants())
-    _check_positive("ssl_labels", suite.ssl_labels)
     if suite.max_retries < 0:
         raise ConfigError(f"max_retries = {suite.max_retries}; must be >= 0")
-    if not 1 <= suite.eval_points <= suite.timing_windows:
-        raise ConfigError(
-            f"eval_points = {suite.eval_points}; must be between 1 and timing_windows = "
-            f"{suite.timing_windows} (evaluations happen between timing windows)"
-        )
-    if suite.eval_samples < 2:
-        raise ConfigError(f"eval_samples = {suite.eval_samples}; must be >= 2")
-    for name, steps in [("steps", suite.steps), *suite.variant_steps.items()]:
-        timed_steps = steps - suite.warmup_steps
-        if timed_steps < suite.timing_windows:
-            raise ConfigError(
-                f"{name} = {steps} leaves {timed_steps} timed steps after "
-                f"{suite.warmup_steps} warm-up steps; need at least timing_windows = "
-                f"{suite.timing_windows}"
-            )
+    for name, steps in suite.variant_steps.items():
+        _check_steps(name, steps, suite.settings)
     if not is_plain_name(suite.name):
         raise ConfigError(
             f"suite name {suite.name!r} must be a plain folder name: no '/' or '\\', no "
             "leading '.', no control characters (it names the folder results/<name>)"
         )
-    if suite.max_mem_mb is not None:
-        _check_positive("max_mem_mb", suite.max_mem_mb)
+
+
+def _check_steps(name: str, steps: int, settings: RunSettings) -> None:
+    timed_steps = steps - settings.warmup_steps
+    if timed_steps < settings.timing_windows:
+        raise ConfigError(
+            f"{name} = {steps} leaves {timed_steps} timed steps after "
+            f"{settings.warmup_steps} warm-up steps; need at least timing_windows = "
+            f"{settings.timing_windows}"
+        )
 
 
 def is_plain_name(name: str) -> bool:
@@ -301,37 +331,36 @@ def is_plain_name(name: str) -> bool:
     )
 
 
-def _check_types(suite: Suite) -> None:
-    expected: dict[str, type | tuple[type, ...]] = {
-        "name": str,
-        "description": str,
-        "dataset": str,
-        "fallback_dataset": str,
-        "device": str,
-        "spec_preset": str,
-        "steps": int,
-        "warmup_steps": int,
-        "timing_windows": int,
-        "threads": int,
-        "ssl_labels": int,
-        "timeout_s": (int, float),
-        "eval_points": int,
-        "eval_samples": int,
-        "max_retries": int,
-        "variant_steps": dict,
-    }
+SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
+    "device": str,
+    "spec_preset": str,
+    "steps": int,
+    "warmup_steps": int,
+    "timing_windows": int,
+    "threads": int,
+    "ssl_labels": int,
+    "timeout_s": (int, float),
+    "eval_points": int,
+    "eval_samples": int,
+}
+SUITE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "description": str,
+    "dataset": str,
+    "fallback_dataset": str,
+    "max_retries": int,
+    "variant_steps": dict,
+}
+
+
+def _check_types(values: object, expected: dict[str, type | tuple[type, ...]]) -> None:
     for name, kind in expected.items():
-        value = getattr(suite, name)
+        value = getattr(values, name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{name} = {value!r}; expected {_type_name(kind)}")
-    for name in ("inception_fid", "tf32"):
-        if not isinstance(getattr(suite, name), bool):
-            raise ConfigError(f"{name} = {getattr(suite, name)!r}; expected true or false")
-    if suite.deterministic is not None and not isinstance(suite.deterministic, bool):
-        raise ConfigError(f"deterministic = {suite.deterministic!r}; expected true or false")
-    cap = suite.max_mem_mb
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool)):
-        raise ConfigError(f"max_mem_mb = {cap!r}; expected an integer number of MiB")
+
+
+def _check_tuple_types(suite: Suite) -> None:
     if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
         raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}

@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.config import default_cache_dir
 from bench.datasets import Dataset, labelled_subset
-from implementations.api import GAN, UnsupportedOperationError
+from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
 from metrics.classifier import conditional_accuracy, load_or_train
 from metrics.fid import fid_from_features, kid_from_features
@@ -108,17 +108,17 @@ class Evaluator:
 
     @property
     def conditional_generator(self) -> bool:
-        return self.spec.generator_input[0] > self.spec.latent_dim
+        return self.spec.label_use == "conditional"
 
     @property
     def discriminator_reads_labels(self) -> bool:
-        return tuple(self.spec.discriminator_input) != tuple(self.spec.image_shape)
+        return self.spec.label_use == "conditional"
 
     def evaluate(self, gan: GAN, step: int, train_s: float) -> Evaluation:
         """All metrics that apply to this GAN, at training step `step`."""
         result = Evaluation(step=step, train_s=train_s)
         labels = (
-            np.arange(self.settings.samples) % self.dataset.num_classes
+            balanced_labels(self.settings.samples, self.dataset.num_classes)
             if self.conditional_generator
             else None
         )

@@ -19,13 +19,14 @@ def train_step_flops(gan_spec: GanSpec, batch_size: int, seed: int = 0) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     from implementations import registry
-    from implementations.api import BuildOptions
+    from implementations.api import BuildOptions, balanced_labels
 
     gan = registry.build("torch", gan_spec.variant, gan_spec, BuildOptions(seed=seed))
     rng = np.random.default_rng(seed)
     images = rng.uniform(-1, 1, (batch_size, *gan_spec.image_shape)).astype(np.float32)
-    labels = np.arange(batch_size) % gan_spec.num_classes
-    mask = np.arange(batch_size) < batch_size // 2 if "semi" in gan_spec.loss else None
+    labels = balanced_labels(batch_size, gan_spec.num_classes)
+    semi_supervised = gan_spec.label_use == "semi_supervised"
+    mask = np.arange(batch_size) < batch_size // 2 if semi_supervised else None
     staged = gan.to_device(images, labels, mask)
     with FlopCounterMode(display=False) as counter:
         gan.train_step(*staged)

@@ -31,6 +31,42 @@ STATUSES: tuple[str, ...] = (
     "oom",
 )
 ROWS_DIR = "rows"
+# Which run a row is: filled from its RunSpec and RunSettings before the run starts, so a
+# row the worker could not write itself (timeout, kill) has them too (bench.record).
+RUN_IDENTITY_FIELDS: tuple[str, ...] = (
+    "run_id",
+    "suite",
+    "variant",
+    "framework",
+    "dataset",
+    "seed",
+    "batch_size",
+    "steps",
+    "device",
+    "precision",
+    "compile",
+    "spec_preset",
+    "threads",
+    "deterministic",
+    "max_mem_mb",
+    "tf32",
+    "eval_samples",
+)
+# What makes two rows the same implementation in the report: everything but the seed.
+IMPLEMENTATION_FIELDS: tuple[str, ...] = (
+    "variant",
+    "framework",
+    "dataset",
+    "device_name",
+    "precision",
+    "compile",
+    "batch_size",
+    "steps",
+    "spec_preset",
+    "ssl_labels",
+)
+# Rows written before `label_use` existed: the built-in variants that used labels then.
+LABEL_USE_BEFORE_FIELD: dict[str, str] = {"conditional": "conditional", "ssgan": "semi_supervised"}
 
 
 class ResultsError(ValueError):
@@ -55,6 +91,9 @@ class Row:
     compile: str
     spec_preset: str
     status: str  # one of STATUSES
+    # how the variant uses labels (implementations.spec.LabelUse): "none", "conditional",
+    # "semi_supervised"; what the report and compare read instead of a variant's name
+    label_use: str | None = None
     error: str | None = None  # one line: what went wrong, when status != "ok"
     traceback: str | None = None
     diverged_step: int | None = None  # first step with a non-finite loss
@@ -152,6 +191,9 @@ class Row:
                 f"{source}: schema_version {version!r}; this ganbench reads version "
                 f"{SCHEMA_VERSION} (rerun the suite with this version to regenerate it)"
             )
+        if "label_use" not in values:  # written before the field existed
+            label_use = LABEL_USE_BEFORE_FIELD.get(str(values.get("variant")), "none")
+            values = {**values, "label_use": label_use}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -160,6 +202,29 @@ class Row:
             return cls(**values)
         except TypeError as error:  # a required field missing
             raise ResultsError(f"{source}: {error}") from None
+
+
+@dataclass(frozen=True, order=True)
+class Identity:
+    """What makes two runs the same benchmark in compare; seeds are pooled within one."""
+
+    variant: str
+    framework: str
+    dataset: str
+    device: str  # kind: cpu or cuda; the device *name* decides the throughput figure
+    precision: str
+    compile: str
+    batch_size: int
+
+    @classmethod
+    def of(cls, row: Row) -> Identity:
+        return cls(*(getattr(row, f.name) for f in dataclasses.fields(cls)))
+
+    def __str__(self) -> str:
+        return (
+            f"{self.variant}/{self.framework} {self.dataset} {self.device} {self.precision} "
+            f"{self.compile} b{self.batch_size}"
+        )
 
 
 def row_path(results_dir: Path, run_id: str) -> Path:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from concurrent.futures import as_completed
 from dataclasses import dataclass, replace
@@ -25,7 +24,8 @@ from bench.datasets import Dataset, DatasetUnavailableError, load_dataset
 from bench.executors import Executor
 from bench.executors.local import RunCancelledError
 from bench.lock import results_folder_lock
-from bench.provenance import git_commit
+from bench.prepare import EXIT_BAD_INPUT, PrepareRequest
+from bench.provenance import REPO_ROOT, git_commit
 from bench.results import ResultsError, Row, read_row, row_path, write_row
 
 
@@ -37,17 +37,12 @@ class SuiteOutcome:
     skipped: int  # runs whose rows were already there
 
 
-def check_inputs(
-    suite: Suite, data_dir: str | None, fid_weights: str | None
-) -> tuple[Suite, Dataset]:
-    """The preflight: what would otherwise fail an hour in, checked before anything trains.
+def check_inputs(suite: Suite, data_dir: str | None) -> tuple[Suite, Dataset]:
+    """The preflight: the data set must be readable before anything trains.
 
-    The FID weights file (when given) must load, and the data set must be readable.
     Returns the suite to run: the same one, or with its fallback_dataset when its data set
     can be neither read nor fetched (said on stderr; every row names its data set).
     """
-    if fid_weights is not None:
-        _check_fid_weights(Path(fid_weights))
     try:
         dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
     except DatasetUnavailableError as error:
@@ -62,49 +57,39 @@ def check_inputs(
     return suite, dataset
 
 
-def _check_fid_weights(path: Path) -> None:
-    """A missing or corrupt --fid-weights file is one line now, not a failed row per run."""
-    from metrics.inception import check_weights_file
-
-    if not path.is_file():
-        raise ConfigError(f"--fid-weights {path}: no such file")
-    try:
-        check_weights_file(path)
-    except ValueError as error:
-        raise ConfigError(f"--fid-weights {error}") from None
-
-
 def _prepare_metrics(
-    suite: Suite, dataset: Dataset, fid_weights: str | None, cache_dir: Path
+    suite: Suite, data_dir: str | None, fid_weights: str | None, cache_dir: Path
 ) -> None:
-    """Do once what every worker would otherwise do at the same time: train (or check) the
-    data set's cached reference classifier and, when the suite wants the Inception FID and
-    its weights are absent, try once to fetch them (GANBENCH_OFFLINE=1: never try)."""
-    from metrics.classifier import ClassifierCacheWarning, load_or_train
-    from metrics.inception import InceptionFeatures, fetch_weights
-
+    """Do once what every worker would otherwise do at the same time (bench.prepare): check
+    the FID weights file, train or check the cached reference classifier, and fetch the
+    Inception weights when the suite wants them (GANBENCH_OFFLINE=1: never try). In a child
+    process, because it uses torch and the driver imports no framework."""
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cache folder {cache_dir} cannot be created: {error}") from None
     if not os.access(cache_dir, os.W_OK):
         raise ConfigError(f"cache folder {cache_dir} is not writable (set GANBENCH_CACHE_DIR)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ClassifierCacheWarning)
-        load_or_train(dataset, cache_dir)
-    for warning in caught:  # a corrupt cache is rebuilt, and said in one line
-        if issubclass(warning.category, ClassifierCacheWarning):
-            print(f"warning: {warning.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-    wants_download = suite.inception_fid and fid_weights is None
-    offline = bool(os.environ.get("GANBENCH_OFFLINE"))
-    if wants_download and not offline and not InceptionFeatures.available()[0]:
-        fetched, reason = fetch_weights()
-        if not fetched:
-            print(f"note: {reason}; fid_inception will be null", file=sys.stderr)
+    request = PrepareRequest(
+        suite.dataset, data_dir, str(cache_dir), fid_weights, suite.settings.inception_fid
+    )
+    env = {**os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.prepare", request.to_json()],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if done.returncode == EXIT_BAD_INPUT:
+        raise ConfigError(done.stdout.strip())
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"preparing the metrics (python -m bench.prepare) failed with exit status "
+            f"{done.returncode}; its error is above"
+        )
 
 
 def pending_specs(
@@ -155,8 +140,8 @@ def run_suite(
     results_dir = Path(results_dir)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     with results_folder_lock(results_dir):
-        suite, dataset = check_inputs(suite, data_dir, fid_weights)
-        _prepare_metrics(suite, dataset, fid_weights, cache_dir)
+        suite, _ = check_inputs(suite, data_dir)
+        _prepare_metrics(suite, data_dir, fid_weights, cache_dir)
         specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
         todo = pending_specs(specs, results_dir, rerun, retry_failed)
         if on_start is not None:

@@ -47,6 +47,16 @@ class BuildOptions:
     deterministic: bool = False
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What a built implementation knows about where and how it runs, for the row."""
+
+    device_name: str  # the accelerator's name as the framework reports it; "cpu" on the CPU
+    peak_mem_mb: float | None  # peak allocator memory on an accelerator so far; None on the CPU
+    compile_detail: str  # what the compile mode means in this framework
+    determinism_settings: Mapping[str, str]  # the framework's switches as this run set them
+
+
 class UnsupportedOperationError(Exception):
     """A protocol method that this variant does not define (e.g. classify on vanilla)."""
 
@@ -104,22 +114,22 @@ class GAN(Protocol):
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         """Load parameters given in the neutral layout; keys and shapes must match."""
 
-    def device_name(self) -> str:
-        """The accelerator's name as the framework reports it; "cpu" on the CPU."""
-
-    def device_peak_mem_mb(self) -> float | None:
-        """Peak allocator memory on an accelerator; None on the CPU."""
-
-    def describe_compile(self) -> str:
-        """What the compile mode means in this framework, for the row."""
-
-    def describe_determinism(self) -> dict[str, str]:
-        """The framework's determinism switches as this run set them, for the row."""
+    def run_facts(self) -> RunFacts:
+        """Device, peak memory so far, compile and determinism settings: asked once per run."""
 
 
 def latent_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     """z for sample(): drawn on the host, so both twins see the same z for a seed."""
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def balanced_labels(n: int, num_classes: int) -> np.ndarray:
+    """0, 1, ..., K-1, 0, 1, ...: the labels of a labelled sample() when none are given.
+
+    The one draw the twins, the evaluation and the FLOPs count share, so a labelled
+    variant's samples and its grid (row r = class r) agree everywhere.
+    """
+    return np.arange(n) % num_classes
 
 
 def check_weights(

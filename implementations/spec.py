@@ -25,6 +25,13 @@ from typing import Literal
 ImageShape = tuple[int, int, int]  # (height, width, channels), NHWC without N
 Shape = tuple[int, ...]  # a layer's input or output shape without the batch axis
 
+# What a variant needs from the harness's labels; the harness reads this, never a variant name.
+# "none": images only. "conditional": every image's label goes to G and D (sample() takes
+# labels; D's features are read with the answer given, so no probe). "semi_supervised": only
+# a fixed labelled few reach training (ssl_labels of them, half of each batch), and D is a
+# K-way classifier (ssl_accuracy, and a supervised-only baseline on the same few).
+LabelUse = Literal["none", "conditional", "semi_supervised"]
+LABEL_USES: tuple[str, ...] = ("none", "conditional", "semi_supervised")
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid", "linear"]
 Initializer = Literal["glorot_uniform", "normal_0.02"]
 INITIALIZERS: tuple[str, ...] = ("glorot_uniform", "normal_0.02")
@@ -203,8 +210,13 @@ class GanSpec:
     d_steps_per_g_step: int = 1  # k in Goodfellow et al. 2014, Algorithm 1
     label_scale: float = 1.0  # conditional: the one-hot label is multiplied by this when joined
     preset: str = "paper"
+    label_use: LabelUse = "none"  # how training and evaluation use labels (see LabelUse)
 
     def __post_init__(self) -> None:
+        if self.label_use not in LABEL_USES:
+            raise ValueError(
+                f"{self.variant}: label_use {self.label_use!r}; allowed: {', '.join(LABEL_USES)}"
+            )
         generated = network_shapes(self.generator, self.generator_input)[-1][2]
         if generated != self.image_shape:
             raise ValueError(f"{self.variant}: generator makes {generated}, not {self.image_shape}")
@@ -323,6 +335,7 @@ def conditional_spec(image_shape: ImageShape, num_classes: int, preset: str = "p
         loss="non_saturating_bce",
         label_scale=10.0,
         preset=preset,
+        label_use="conditional",
     )
 
 
@@ -442,6 +455,7 @@ def ssgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
         g_optimizer=Adam(learning_rate=5e-4),
         d_optimizer=Adam(learning_rate=5e-4),
         preset=preset,
+        label_use="semi_supervised",
     )
 
 

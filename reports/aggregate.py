@@ -29,21 +29,9 @@ from bench.catalogue import (
     PARZEN_LL,
     Better,
 )
-from bench.results import Row
+from bench.results import IMPLEMENTATION_FIELDS, Row
 
-# What makes two rows the same implementation: everything but the seed.
-IDENTITY_FIELDS: tuple[str, ...] = (
-    "variant",
-    "framework",
-    "dataset",
-    "device_name",
-    "precision",
-    "compile",
-    "batch_size",
-    "steps",
-    "spec_preset",
-    "ssl_labels",
-)
+IDENTITY_FIELDS = IMPLEMENTATION_FIELDS  # what makes two rows the same implementation
 # Shown in an implementation's label only when it varies between runs of one variant x framework
 # (steps differ per variant by design, so they are shown only when they vary within one).
 LABEL_FIELDS: dict[str, str] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.results import ROWS_DIR, Row
+from implementations.spec import make_spec
 
 MALICIOUS_ERROR = "<script>alert(1)</script>"
 VARIANTS = ("vanilla", "conditional", "dcgan", "lsgan", "ssgan")
@@ -92,6 +93,7 @@ def ok_row(variant: str, framework: str, seed: int, rng: np.random.Generator, gr
         device_name="Intel(R) Xeon(R) CPU @ 2.20GHz",
         threads=2,
         ssl_labels=100 if variant == "ssgan" else None,
+        label_use=make_spec(variant, (8, 8, 1), 10, "tiny").label_use,
         images_per_s=images_per_s,
         images_per_s_windows=[float(v) for v in windows],
         step_ms_p50=float(np.percentile(step_ms, 50)),

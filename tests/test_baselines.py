@@ -8,15 +8,15 @@ what to refresh.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
 
 from bench.baseline_file import load_rows
 from bench.compare import Identity, compare_rows
-from bench.config import RunSpec, load_suite
+from bench.config import load_suite
 from bench.flops import train_step_flops
+from bench.record import synthetic_row
 from bench.results import Row
 from implementations.spec import make_spec, trainable_count
 from tests.conftest import REPO_ROOT
@@ -28,9 +28,9 @@ REFRESH = (
 )
 
 
-def identity_and_seed(run: Row | RunSpec) -> tuple:
+def identity_and_seed(row: Row) -> tuple:
     """What compare matches rows by, and the seed: one row per smoke run."""
-    return (*(getattr(run, field.name) for field in dataclasses.fields(Identity)), run.seed)
+    return (Identity.of(row), row.seed)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def cpu_baseline() -> list[Row]:
 
 
 def test_the_cpu_baseline_holds_one_ok_row_per_smoke_run(cpu_baseline):
-    expected = [identity_and_seed(spec) for spec in load_suite("smoke").run_specs()]
+    specs = load_suite("smoke").run_specs()
+    expected = [identity_and_seed(synthetic_row(spec, "ok", "")) for spec in specs]
     found = [identity_and_seed(row) for row in cpu_baseline]
     assert sorted(found) == sorted(expected), REFRESH
     assert {row.status for row in cpu_baseline} == {"ok"}
@@ -53,9 +54,9 @@ def test_the_cpu_baseline_trained_what_the_smoke_suite_trains_now(cpu_baseline):
         spec = by_run_id.get(row.run_id)
         assert spec is not None, f"{row.run_id} is not a smoke run now; {REFRESH}"
         assert (row.steps, row.eval_samples, row.threads) == (
-            spec.steps,
-            spec.eval_samples,
-            spec.threads,
+            spec.settings.steps,
+            spec.settings.eval_samples,
+            spec.settings.threads,
         ), f"{row.run_id}; {REFRESH}"
 
 

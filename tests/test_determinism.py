@@ -126,7 +126,7 @@ def test_a_later_model_in_the_process_does_not_undo_deterministic_kernels(digits
         gan = build("torch", "vanilla", spec, BuildOptions(seed=0, deterministic=True))
         train_step_flops(spec, 8, 0)
         assert torch.are_deterministic_algorithms_enabled()
-        assert gan.describe_determinism()["torch.use_deterministic_algorithms"] == "True"
+        assert gan.run_facts().determinism_settings["torch.use_deterministic_algorithms"] == "True"
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.backends.cudnn.deterministic = before[1]

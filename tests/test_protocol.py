@@ -61,8 +61,8 @@ def test_discriminator_outputs_have_one_logit_and_penultimate_features(gan, digi
 
 
 def test_classify_is_refused_by_variants_without_a_classifier(gan, digits):
-    if gan.variant == "ssgan":
-        pytest.skip("ssgan's discriminator is a classifier: tests/test_ssgan.py covers classify()")
+    if gan.spec.label_use == "semi_supervised":
+        pytest.skip("a semi-supervised discriminator classifies: tests/test_ssgan.py covers it")
     with pytest.raises(UnsupportedOperationError, match="ssgan only"):
         gan.classify(digits.test_images[:2])
 
@@ -92,5 +92,7 @@ def test_param_counts_match_the_spec_without_batch_norm_statistics(gan):
 
 
 def test_cpu_runs_report_no_device_memory_and_a_cpu_name(gan):
-    assert gan.device_peak_mem_mb() is None
-    assert gan.device_name() == "cpu"
+    facts = gan.run_facts()
+    assert facts.peak_mem_mb is None
+    assert facts.device_name == "cpu"
+    assert facts.compile_detail in {"torch eager", "tf.function"}

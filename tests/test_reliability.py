@@ -16,6 +16,7 @@ Runs use the "tiny" preset and a few dozen steps, so each costs seconds, not min
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -32,8 +33,8 @@ import pytest
 
 from bench.datasets import load_dataset
 from bench.lock import OWNER_FILE
+from bench.memory import is_out_of_memory
 from bench.results import Row, read_row, read_rows, write_row
-from bench.worker import is_out_of_memory
 from metrics.classifier import ClassifierCacheWarning, TrainingSettings, cache_paths, load_or_train
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
 from tests.plugins.names import SLEEP_ENV
@@ -259,6 +260,31 @@ def test_a_run_over_max_mem_mb_is_an_oom_row_naming_its_batch_size_and_the_suite
         assert row.max_mem_mb == 64 and row.batch_size == 1024
     table = [line.split() for line in done.stdout.splitlines()]
     assert [cells[-1] for cells in table if cells[:1] in (["dcgan"], ["lsgan"])] == ["oom", "oom"]
+
+
+@pytest.mark.slow
+def test_the_same_run_finishes_ok_under_twice_its_peak_and_is_oom_under_a_small_cap(tmp_path):
+    # The positive path of the cap: a cap the run fits in must not kill it. dcgan's paper
+    # widths at batch 256 (tens of MiB per activation, more than a freed heap holds), a few
+    # steps; its peak measured uncapped (the process's peak resident memory), then the same
+    # run capped at twice that, and at 64 MiB (below what torch holds once imported).
+    keys = dict(variants=["dcgan"], spec_preset="paper", batch_sizes=[256], eval_samples=100)
+    keys.update(steps=6, warmup_steps=1, timing_windows=5, timeout_s=1800)
+    rows = {}
+    for label, cap in [("uncapped", None), ("generous", "2x"), ("small", 64)]:
+        if cap == "2x":
+            cap = math.ceil(2 * rows["uncapped"].peak_mem_mb)
+        capped = {} if cap is None else {"max_mem_mb": cap}
+        suite = write_suite(tmp_path, label, **keys, **capped)
+        done = run_cli("run", "--suite", str(suite), "--out", str(tmp_path / label))
+        assert done.returncode == 0, done.stderr[-3000:]
+        [rows[label]] = read_rows(tmp_path / label)
+    assert rows["uncapped"].status == "ok" and rows["uncapped"].peak_mem_kind == "process_rss"
+    generous = rows["generous"]
+    assert generous.status == "ok", (generous.max_mem_mb, generous.error)
+    assert generous.max_mem_mb == math.ceil(2 * rows["uncapped"].peak_mem_mb)
+    assert generous.timed_steps == 5 and generous.fid_classifier is not None
+    assert rows["small"].status == "oom" and rows["small"].max_mem_mb == 64
 
 
 def _raised(action) -> BaseException:

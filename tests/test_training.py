@@ -53,7 +53,7 @@ def test_training_on_digits_keeps_losses_finite_and_teaches_the_discriminator(
 def test_compiled_mode_trains_and_says_what_it_is(framework, digits):
     spec = make_spec("vanilla", digits.image_shape, digits.num_classes, preset="tiny")
     gan = registry.build(framework, "vanilla", spec, BuildOptions(seed=0, compile="compiled"))
-    assert gan.describe_compile() in {"torch.compile (inductor)", "tf.function + XLA"}
+    assert gan.run_facts().compile_detail in {"torch.compile (inductor)", "tf.function + XLA"}
     batches = training_batches(digits.train_images, digits.train_labels, 64, seed=0)
     measurement = measure_training(gan, batches, 64, steps=30, warmup_steps=5, windows=5)
     assert all(math.isfinite(v) for v in measurement.final_losses.values())

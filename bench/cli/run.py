@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -128,7 +127,7 @@ def suite_with_overrides(args: argparse.Namespace) -> Suite:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}; must be >= 1")
     try:
-        return dataclasses.replace(suite, **changes)
+        return suite.with_changes(**changes)
     except ConfigError as error:
         raise ConfigError(f"with the command line's overrides: {error}") from None
 
@@ -239,8 +238,8 @@ def build_executor(args: argparse.Namespace, suite: Suite, results_dir: Path):
     from bench.runner import visible_gpus
 
     jobs = args.jobs or 1
-    gpus = visible_gpus() if suite.device == "cuda" else []
-    if suite.device == "cuda" and gpus and jobs > len(gpus):
+    gpus = visible_gpus() if suite.settings.device == "cuda" else []
+    if suite.settings.device == "cuda" and gpus and jobs > len(gpus):
         raise ConfigError(
             f"--jobs {jobs} with device cuda: one run per GPU, and this machine shows "
             f"{len(gpus)} ({', '.join(gpus)}); use --jobs {len(gpus)} or fewer"

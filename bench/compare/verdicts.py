@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bench.results import Row
+from bench.results import Identity
 
 
 class Verdict(StrEnum):
@@ -42,37 +42,6 @@ def worst(verdicts: list[Verdict]) -> Verdict:
     """The worst of the verdicts (VERDICTS order); SAME when none counts."""
     ranked = [v for v in verdicts if v in VERDICTS]
     return min(ranked, key=VERDICTS.index) if ranked else Verdict.SAME
-
-
-@dataclass(frozen=True, order=True)
-class Identity:
-    """What makes two runs the same benchmark; seeds are pooled within one identity."""
-
-    variant: str
-    framework: str
-    dataset: str
-    device: str  # kind: cpu or cuda; the device *name* decides the throughput figure
-    precision: str
-    compile: str
-    batch_size: int
-
-    @classmethod
-    def of(cls, row: Row) -> Identity:
-        return cls(
-            row.variant,
-            row.framework,
-            row.dataset,
-            row.device,
-            row.precision,
-            row.compile,
-            row.batch_size,
-        )
-
-    def __str__(self) -> str:
-        return (
-            f"{self.variant}/{self.framework} {self.dataset} {self.device} {self.precision} "
-            f"{self.compile} b{self.batch_size}"
-        )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.config import ConfigError, RunSpec, Suite
 from bench.provenance import REPO_ROOT, hostname
+from bench.record import synthetic_row
 from bench.results import Row, read_row
 from bench.worker_env import PARENT_PID_ENV, thread_environment
 
@@ -53,7 +54,7 @@ class LocalExecutor:
         self.cancelled = threading.Event()
 
     def check(self, suite: Suite) -> None:
-        if suite.device == "cuda" and not has_nvidia_gpu():
+        if suite.settings.device == "cuda" and not has_nvidia_gpu():
             raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
 
     def submit(self, spec: RunSpec) -> Future[Row]:
@@ -74,7 +75,7 @@ class LocalExecutor:
     def _run(self, spec: RunSpec) -> Row:
         if self.cancelled.is_set():
             raise RunCancelledError(spec.run_id)
-        with self.gpus.hold(spec.device == "cuda") as gpu:
+        with self.gpus.hold(spec.settings.device == "cuda") as gpu:
             worker = WorkerProcess(spec, self.scratch_dir, gpu)
             with self.lock:
                 self.running[spec.run_id] = worker
@@ -123,11 +124,12 @@ class WorkerProcess:
     def wait_for_row(self) -> Row:
         spec = self.spec
         try:
-            returncode = self.process.wait(timeout=spec.timeout_s)
+            returncode = self.process.wait(timeout=spec.settings.timeout_s)
         except subprocess.TimeoutExpired:
             self.stop()
             self.process.wait()
-            return synthetic_row(spec, "timeout", f"exceeded timeout_s = {spec.timeout_s:g}")
+            limit = f"exceeded timeout_s = {spec.settings.timeout_s:g}"
+            return synthetic_row(spec, "timeout", limit)
         if returncode == 0 and self.row_path.is_file():
             return read_row(self.row_path)
         if returncode < 0:
@@ -175,7 +177,7 @@ def worker_environment(
 ) -> dict[str, str]:
     """The worker's environment: threads pinned, and CUDA_VISIBLE_DEVICES when given a GPU."""
     env = {**os.environ, **(environment or {})}
-    env.update(thread_environment(spec.threads))
+    env.update(thread_environment(spec.settings.threads))
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -187,13 +189,6 @@ def worker_environment(
 def driver_environment() -> dict[str, str]:
     """The GANBENCH_* variables of this process, which every run gets wherever it executes."""
     return {name: value for name, value in os.environ.items() if name.startswith("GANBENCH_")}
-
-
-def synthetic_row(spec: RunSpec, status: str, error: str) -> Row:
-    """The row of a run that could not report itself."""
-    from bench.worker import identity_fields  # imports torch: only when a run failed so
-
-    return Row(**{**identity_fields(spec), "status": status, "error": error})
 
 
 def has_nvidia_gpu() -> bool:

@@ -32,10 +32,10 @@ from bench.executors.local import (
     RunCancelledError,
     WorkerProcess,
     driver_environment,
-    synthetic_row,
 )
 from bench.executors.progress import ProgressBoard, print_to_stderr
 from bench.provenance import hostname
+from bench.record import synthetic_row
 from bench.results import ResultsError, Row
 
 INSTALL_HINT = "pip install -e '.[ray]' (the ray extra: ray==2.60.0)"
@@ -103,13 +103,13 @@ class RayExecutor:
     def check(self, suite: Suite) -> None:
         """A task no node can hold waits forever in Ray: say so now instead."""
         nodes = [node["Resources"] for node in self.ray.nodes() if node.get("Alive")]
-        gpus_per_run = 1 if suite.device == "cuda" else 0
+        gpus_per_run = 1 if suite.settings.device == "cuda" else 0
         if any(
-            node.get("CPU", 0) >= suite.threads and node.get("GPU", 0) >= gpus_per_run
+            node.get("CPU", 0) >= suite.settings.threads and node.get("GPU", 0) >= gpus_per_run
             for node in nodes
         ):
             return
-        needs = f"{suite.threads} CPU" + ("s" if suite.threads > 1 else "")
+        needs = f"{suite.settings.threads} CPU" + ("s" if suite.settings.threads > 1 else "")
         if gpus_per_run:
             needs += " and 1 GPU (device cuda)"
         raise ConfigError(
@@ -125,8 +125,8 @@ class RayExecutor:
     def submit(self, spec: RunSpec) -> Future[Row]:
         future: Future[Row] = Future()
         ref = self.task.options(
-            num_cpus=spec.threads,
-            num_gpus=1 if spec.device == "cuda" else 0,
+            num_cpus=spec.settings.threads,
+            num_gpus=1 if spec.settings.device == "cuda" else 0,
             max_retries=self.max_retries,
             retry_exceptions=False,
             scheduling_strategy="SPREAD",
@@ -227,7 +227,7 @@ def run_on_node(spec_values: dict[str, Any], environment: dict[str, str], log: A
     node = context.get_node_id()
     # Not waited for: a task blocked in ray.get lends its CPU to another task meanwhile.
     log.started.remote(spec.run_id, node, hostname())
-    gpu_ids = ray.get_gpu_ids() if spec.device == "cuda" else []
+    gpu_ids = ray.get_gpu_ids() if spec.settings.device == "cuda" else []
     gpu = ",".join(str(gpu_id) for gpu_id in gpu_ids) or None
     with tempfile.TemporaryDirectory(prefix="ganbench-ray-") as scratch:
         row = WorkerProcess(spec, Path(scratch), gpu, environment).wait_for_row()

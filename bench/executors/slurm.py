@@ -43,10 +43,10 @@ from bench.executors.local import (
     RunCancelledError,
     WorkerProcess,
     driver_environment,
-    synthetic_row,
 )
 from bench.executors.progress import ProgressBoard, print_to_stderr
 from bench.provenance import hostname
+from bench.record import synthetic_row
 from bench.results import ResultsError, Row
 
 INSTALL_HINT = "pip install -e '.[slurm]' (the slurm extra: submitit==1.5.4)"
@@ -151,13 +151,13 @@ class SlurmExecutor:
         command = [
             "sbatch",
             "--test-only",
-            f"--time={self._limit_min(suite.timeout_s)}",
-            f"--cpus-per-task={suite.threads}",
+            f"--time={self._limit_min(suite.settings.timeout_s)}",
+            f"--cpus-per-task={suite.settings.threads}",
             "--nodes=1",
             "--ntasks-per-node=1",
             "--wrap=true",
         ]
-        if suite.device == "cuda":
+        if suite.settings.device == "cuda":
             command.append("--gpus-per-node=1")
         if self.partition:
             command.append(f"--partition={self.partition}")
@@ -194,13 +194,13 @@ class SlurmExecutor:
     def _resources(self, spec: RunSpec) -> tuple:
         parameters = {
             "name": f"ganbench-{spec.suite}",
-            "timeout_min": self._limit_min(spec.timeout_s),
-            "cpus_per_task": spec.threads,
+            "timeout_min": self._limit_min(spec.settings.timeout_s),
+            "cpus_per_task": spec.settings.threads,
             "nodes": 1,
             "tasks_per_node": 1,
             "slurm_array_parallelism": self.parallelism,
         }
-        if spec.device == "cuda":
+        if spec.settings.device == "cuda":
             parameters["gpus_per_node"] = 1
         if self.partition:
             parameters["slurm_partition"] = self.partition

@@ -13,7 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from implementations.api import BuildOptions, UnsupportedOperationError, check_weights, latent_noise
+from implementations.api import (
+    BuildOptions,
+    RunFacts,
+    UnsupportedOperationError,
+    check_weights,
+    latent_noise,
+)
 from implementations.spec import (
     Adam,
     BatchNorm,
@@ -229,11 +235,25 @@ class TfGAN:
         )
         self.last_losses: dict[str, tf.Tensor] = {}
 
-    def describe_compile(self) -> str:
-        return "tf.function + XLA" if self.options.compile == "compiled" else "tf.function"
-
-    def describe_determinism(self) -> dict[str, str]:
-        return dict(self.determinism)
+    def run_facts(self) -> RunFacts:
+        on_accelerator = self.device != "/CPU:0"
+        gpu = tf.config.list_physical_devices("GPU")[0] if on_accelerator else None
+        return RunFacts(
+            device_name=(
+                tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                if gpu is not None
+                else "cpu"
+            ),
+            peak_mem_mb=(
+                tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+                if on_accelerator
+                else None
+            ),
+            compile_detail=(
+                "tf.function + XLA" if self.options.compile == "compiled" else "tf.function"
+            ),
+            determinism_settings=dict(self.determinism),
+        )
 
     def noise(self, n: int) -> tf.Tensor:
         """z ~ N(0, 1) for training, drawn on the device from the run's seeded stream."""
@@ -350,17 +370,6 @@ class TfGAN:
         for key, module in self._named_modules():
             for param, variable in neutral_parameters(module).items():
                 variable.assign(np.asarray(weights[f"{key}.{param}"], dtype=np.float32))
-
-    def device_name(self) -> str:
-        if self.device == "/CPU:0":
-            return "cpu"
-        gpu = tf.config.list_physical_devices("GPU")[0]
-        return tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-
-    def device_peak_mem_mb(self) -> float | None:
-        if self.device == "/CPU:0":
-            return None
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
 
 def neutral_parameters(module: keras.layers.Layer) -> dict[str, tf.Variable]:

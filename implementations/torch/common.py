@@ -14,7 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from implementations.api import BuildOptions, UnsupportedOperationError, check_weights, latent_noise
+from implementations.api import (
+    BuildOptions,
+    RunFacts,
+    UnsupportedOperationError,
+    check_weights,
+    latent_noise,
+)
 from implementations.spec import (
     Adam,
     BatchNorm,
@@ -253,15 +259,20 @@ class TorchGAN:
         mode = "reduce-overhead" if self.options.compile == "cudagraphs" else None
         return torch.compile(function, dynamic=False, mode=mode)
 
-    def describe_compile(self) -> str:
-        return {
-            "default": "torch eager",
-            "compiled": "torch.compile (inductor)",
-            "cudagraphs": "torch.compile (inductor, mode=reduce-overhead: CUDA graphs)",
-        }[self.options.compile]
-
-    def describe_determinism(self) -> dict[str, str]:
-        return dict(self.determinism)
+    def run_facts(self) -> RunFacts:
+        on_accelerator = self.device.type == "cuda"
+        return RunFacts(
+            device_name=torch.cuda.get_device_name(self.device) if on_accelerator else "cpu",
+            peak_mem_mb=(
+                torch.cuda.max_memory_allocated(self.device) / 2**20 if on_accelerator else None
+            ),
+            compile_detail={
+                "default": "torch eager",
+                "compiled": "torch.compile (inductor)",
+                "cudagraphs": "torch.compile (inductor, mode=reduce-overhead: CUDA graphs)",
+            }[self.options.compile],
+            determinism_settings=dict(self.determinism),
+        )
 
     def noise(self, n: int) -> torch.Tensor:
         """z ~ N(0, 1) for training, drawn on the device from the run's seeded stream."""
@@ -371,16 +382,6 @@ class TorchGAN:
         for key, module in self._named_modules():
             for param, tensor in neutral_parameters(module).items():
                 tensor.copy_(torch.from_numpy(np.asarray(weights[f"{key}.{param}"])))
-
-    def device_name(self) -> str:
-        if self.device.type != "cuda":
-            return "cpu"
-        return torch.cuda.get_device_name(self.device)
-
-    def device_peak_mem_mb(self) -> float | None:
-        if self.device.type != "cuda":
-            return None
-        return torch.cuda.max_memory_allocated(self.device) / 2**20
 
 
 def neutral_parameters(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -11,14 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from implementations.api import BuildOptions
+from implementations.api import BuildOptions, balanced_labels
 from implementations.spec import GanSpec
 from implementations.torch.vanilla import VanillaGAN
-
-
-def balanced_labels(n: int, num_classes: int) -> np.ndarray:
-    """0, 1, ..., K-1, 0, 1, ...: the labels sample() uses when none are given."""
-    return np.arange(n) % num_classes
 
 
 class ConditionalGAN(VanillaGAN):

@@ -7,7 +7,6 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.catalogue import COND_ACCURACY
 from reports.aggregate import Implementation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -28,7 +27,7 @@ def sample_grids(implementations: Sequence[Implementation]) -> list[GridView]:
             impl.label,
             impl.sample_grid_seed,
             png_data_uri(impl.sample_grid_png),
-            impl.recorded(COND_ACCURACY.name),
+            any(row.label_use == "conditional" for row in impl.rows),
         )
         for impl in implementations
     ]
