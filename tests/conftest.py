@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,14 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"in CI this test must run, but: {reason}")
     pytest.skip(reason)
+
+
+def import_or_skip_unless_ci(module: str, reason: str) -> Any:
+    """The module, or a skip saying `reason`; in CI a missing module fails the test."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip_unless_ci(reason)
 
 
 def run_cli(

@@ -39,6 +39,9 @@ FRAMEWORK_ONLY = {
         "common.py:SpecNet.__call__",  # the Keras-style call protocol
         "common.py:SpecNet.trainable_variables",  # nn.Module.parameters() in torch
         "common.py:FrameworkGAN.run_compiled_step",  # tf.function of train_step, on a device
+        # Keras's Adam with epsilon placed as torch.optim.Adam places it
+        "common.py:PaperAdam",
+        "common.py:PaperAdam.update_step",
     },
 }
 

@@ -190,7 +190,7 @@ def _to_nhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def make_adam(parameters: Iterator[nn.Parameter], settings: Adam) -> torch.optim.Adam:
-    """Adam with every setting from the spec."""
+    """Adam with every setting from the spec, and epsilon placed as torch places it."""
     return torch.optim.Adam(
         parameters,
         lr=settings.learning_rate,
