@@ -12,6 +12,14 @@ from typing import Any
 
 import pytest
 
+from bench.worker_env import thread_environment
+
+# One thread per test process, read by torch and tensorflow at import: the suite runs in
+# pytest-xdist workers side by side, and OpenMP spin-waiting at 2 threads on a shared
+# machine made one process swing 8x in speed. Workers a test starts get their suite's
+# `threads`, whatever this says.
+os.environ.update(thread_environment(1))
+
 # torch before tensorflow: in this environment importing triton (which torch's
 # first optimiser does, through torch._dynamo) after tensorflow segfaults.
 import torch._dynamo  # noqa: F401
