@@ -27,7 +27,9 @@ from implementations.spec import GanSpec
 TF_CONVOLUTIONS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
 
 
-def train_step_flops(gan_spec: GanSpec, batch_size: int, seed: int = 0, framework: str = "torch") -> int:
+def train_step_flops(
+    gan_spec: GanSpec, batch_size: int, seed: int = 0, framework: str = "torch"
+) -> int:
     """FLOPs of one train_step of `framework`'s twin at `batch_size`."""
     from implementations import registry
     from implementations.api import BuildOptions, balanced_labels

@@ -43,7 +43,10 @@ def torch_step_output_dtypes(gan, digits) -> dict[str, set[torch.dtype]]:
     """Module name -> the dtypes its outputs had during one train_step."""
     seen: dict[str, set[torch.dtype]] = {}
     handles = []
-    for network_name, network in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+    for network_name, network in (
+        ("generator", gan.generator),
+        ("discriminator", gan.discriminator),
+    ):
         for name, module in network.layers.items():
             if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
                 key = f"{network_name}.{name}"
@@ -84,10 +87,14 @@ def test_torch_bf16_step_computes_every_matmul_and_convolution_in_bf16(variant, 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_tf_bf16_step_computes_every_matmul_and_convolution_in_bf16(variant, digits):
     gan = build("tf", variant, "bf16", digits)
-    assert {m.compute_dtype for net in (gan.generator, gan.discriminator) for m in net.layers.values()} == {"bfloat16"}
+    assert {
+        m.compute_dtype for net in (gan.generator, gan.discriminator) for m in net.layers.values()
+    } == {"bfloat16"}
     bf16 = tf_step_output_dtypes(gan, digits)
     fp32 = tf_step_output_dtypes(build("tf", variant, "fp32", digits), digits)
-    expected = {"MatMul"} | ({"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"} if variant == "dcgan" else set())
+    expected = {"MatMul"} | (
+        {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"} if variant == "dcgan" else set()
+    )
     assert bf16.keys() == fp32.keys() == expected
     assert all(dtypes == {"bfloat16"} for dtypes in bf16.values()), bf16
     assert all(dtypes == {"float32"} for dtypes in fp32.values()), fp32

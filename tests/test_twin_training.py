@@ -1,23 +1,28 @@
 """The twins stay the same model over 50 training steps, fp32 on the CPU (real widths).
 
 Same initial weights, the same 50 batches, the same z at every draw (tests/twin_training.py).
-Compared: both losses at every step; at the end every weight, the BatchNorm moving
-statistics, Adam's two moments and its step count. Each gap is relative to what training
-moved (see TwinGaps), and each variant's bound is 10x the gap measured with 1 thread
-(python -m tests.twin_training, digits, batch 64, spec "paper"):
+Before every step the tf twin takes the torch twin's weights, moving statistics and Adam
+state, so every one of the 50 steps along torch's trajectory is compared from one state
+(a free run measures chaos: at real widths one twin against itself, its weights moved by
+one ulp, drifted 4e-2 in g_loss by step 50, as far as the twins did). Compared after
+every step: both losses, every weight's update, the BatchNorm moving statistics, Adam's
+two moments and its step count (gaps relative to what the step moved: see TwinGaps).
+Bounds per variant: 10x the measured loss and moving-statistics gaps, 3x the update and
+Adam gaps (float32 Adam turns a noise-level gradient into a full lr step, so these are
+per-tensor worst cases). Measured with 1 thread, digits, batch 64, "paper":
 
     variant       loss     update   moving   adam
-    vanilla       1.8e-6   1.3e-5   -        1.4e-5
-    conditional   1.2e-6   1.2e-5   -        1.3e-5
-    dcgan         3.7e-6   2.5e-4   1.1e-6   5.8e-5
-    lsgan         1.6e-6   1.4e-4   8.5e-7   5.1e-5
-    ssgan         2.6e-5   1.6e-4   3.2e-6   4.1e-4
+    vanilla       3.8e-6   9.4e-3   -        7.7e-3
+    conditional   4.3e-6   1.3e-2   -        6.3e-3
+    dcgan         3.7e-6   3.9e-3   1.4e-5   3.9e-3
+    lsgan         as dcgan (same networks)
+    ssgan         see the final report of issue 16
 
-Defects planted in one twin only, each caught here (gap measured against the bound):
-beta1 0.5 -> 0.6 or beta2 0.999 -> 0.99 in tf's make_adam; torch BatchNorm with the
-unbiased moving variance (BiasedMovingVariance removed); tf conditional without
-label_scale; tf ssgan's unsupervised terms counting the labelled half. With Keras's own
-Adam (epsilon outside the bias correction) the gaps were 2-30%: see PaperAdam in
+Defects planted in one twin only (tests: /tmp plant scripts, 10 steps), each caught:
+beta1 0.5 -> 0.6 or beta2 0.999 -> 0.99 in tf's Adam; torch BatchNorm with torch's own
+unbiased moving variance (BiasedMovingVariance bypassed); tf conditional without
+label_scale; tf ssgan's unsupervised terms counting the labelled half. Keras's own Adam
+(epsilon outside the bias correction) is not used: see PaperAdam in
 implementations/tf/common.py.
 """
 
@@ -27,16 +32,20 @@ import pytest
 import torch
 
 from implementations import registry
-from tests.twin_training import TwinGaps, gaps, train_twins
+from tests.twin_training import TwinGaps, train_twins, worst_of
 
 TOLERANCE = {
-    "vanilla": TwinGaps(loss=2e-5, update=2e-4, moving_stats=1e-5, adam=2e-4, adam_steps_equal=True),
+    "vanilla": TwinGaps(loss=4e-5, update=3e-2, moving_stats=0.0, adam=3e-2, adam_steps_equal=True),
     "conditional": TwinGaps(
-        loss=2e-5, update=2e-4, moving_stats=1e-5, adam=2e-4, adam_steps_equal=True
+        loss=4e-5, update=4e-2, moving_stats=0.0, adam=2e-2, adam_steps_equal=True
     ),
-    "dcgan": TwinGaps(loss=4e-5, update=3e-3, moving_stats=1e-5, adam=6e-4, adam_steps_equal=True),
-    "lsgan": TwinGaps(loss=2e-5, update=2e-3, moving_stats=1e-5, adam=6e-4, adam_steps_equal=True),
-    "ssgan": TwinGaps(loss=3e-4, update=2e-3, moving_stats=4e-5, adam=5e-3, adam_steps_equal=True),
+    "dcgan": TwinGaps(
+        loss=4e-5, update=1.2e-2, moving_stats=1.4e-4, adam=1.2e-2, adam_steps_equal=True
+    ),
+    "lsgan": TwinGaps(
+        loss=4e-5, update=1.2e-2, moving_stats=1.4e-4, adam=1.2e-2, adam_steps_equal=True
+    ),
+    "ssgan": TwinGaps(loss=1e-4, update=5e-2, moving_stats=2e-4, adam=5e-2, adam_steps_equal=True),
 }
 
 
@@ -45,7 +54,7 @@ def measured(request, digits) -> tuple[str, TwinGaps]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return request.param, gaps(train_twins(request.param, digits))
+        return request.param, worst_of(train_twins(request.param, digits))
     finally:
         torch.set_num_threads(threads)
 
@@ -59,4 +68,6 @@ def test_twins_trained_50_steps_agree_within_the_variants_measured_tolerance(mea
     bound = TOLERANCE[variant]
     assert found.adam_steps_equal
     for name, gap in found.worst().items():
-        assert gap <= bound.worst()[name], f"{variant}: {name} gap {gap:.2e} > {bound.worst()[name]:.1e}"
+        assert gap <= bound.worst()[name], (
+            f"{variant}: {name} gap {gap:.2e} > {bound.worst()[name]:.1e}"
+        )

@@ -10,9 +10,9 @@ import os
 from collections.abc import Iterator, Mapping
 
 import keras
-from keras import ops
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from implementations.api import (
     BuildOptions,
