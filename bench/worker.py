@@ -232,8 +232,13 @@ def _batches(
         return semi_supervised_batches(
             dataset.train_images, dataset.train_labels, labelled, spec.batch_size, spec.seed
         )
+    every_label = np.ones(len(dataset.train_labels), dtype=bool)  # supervised use: all
     return training_batches(
-        dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
+        dataset.train_images,
+        dataset.train_labels,
+        spec.batch_size,
+        spec.seed,
+        labelled_mask=every_label,
     )
 
 

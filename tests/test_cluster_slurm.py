@@ -23,7 +23,8 @@ from tests.clusters import (
 )
 from tests.conftest import import_or_skip_unless_ci, skip_unless_ci
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# One xdist worker runs every cluster test, one cluster at a time (tox -e test: -n auto).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("cluster")]
 
 
 @pytest.fixture(scope="module")

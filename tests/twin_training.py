@@ -124,7 +124,7 @@ def batches(dataset: Dataset, spec: GanSpec, steps: int) -> list[tuple[np.ndarra
     else:
         everyone = np.ones(len(dataset.train_labels), dtype=bool)
         stream = training_batches(
-            dataset.train_images, dataset.train_labels, BATCH_SIZE, 0, everyone
+            dataset.train_images, dataset.train_labels, BATCH_SIZE, 0, labelled_mask=everyone
         )
     return [next(stream) for _ in range(steps)]
 
