@@ -307,10 +307,13 @@ def training_batches(
     labels: np.ndarray,
     batch_size: int,
     seed: int,
-    labelled_mask: np.ndarray | None = None,
+    *,
+    labelled_mask: np.ndarray,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Endless (images, labels, labelled_mask) batches, reshuffled every epoch with `seed`.
 
+    labelled_mask (bool, one per image) says whose label training may read; it has no
+    default, so no caller gets "every label visible" without writing it down (fails closed).
     The last incomplete batch of an epoch is dropped, so every batch has the
     same shape and no graph is retraced or recompiled mid-run.
     """
@@ -318,8 +321,8 @@ def training_batches(
         raise ValueError(
             f"batch size {batch_size} is larger than the {len(images)} training images"
         )
-    if labelled_mask is None:
-        labelled_mask = np.ones(len(labels), dtype=bool)
+    if np.shape(labelled_mask) != (len(labels),) or np.asarray(labelled_mask).dtype != bool:
+        raise ValueError(f"labelled_mask must be {len(labels)} booleans, one per image")
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(len(images))
@@ -372,8 +375,16 @@ def semi_supervised_batches(
     hidden = np.full(len(labels), -1, dtype=np.int64)
     hidden[labelled] = labels[labelled]
     pool = np.tile(labelled, -(-half // len(labelled)))  # repeat the few labelled as needed
-    labelled_stream = training_batches(images[pool], hidden[pool], half, seed)
-    unlabelled_stream = training_batches(images, np.full(len(labels), -1), half, seed + 1)
+    labelled_stream = training_batches(
+        images[pool], hidden[pool], half, seed, labelled_mask=np.ones(len(pool), dtype=bool)
+    )
+    unlabelled_stream = training_batches(
+        images,
+        np.full(len(labels), -1),
+        half,
+        seed + 1,
+        labelled_mask=np.zeros(len(labels), dtype=bool),
+    )
     mask = np.arange(batch_size) < half
     for (x_l, y_l, _), (x_u, y_u, _) in zip(labelled_stream, unlabelled_stream, strict=True):
         yield np.concatenate([x_l, x_u]), np.concatenate([y_l, y_u]), mask

@@ -139,7 +139,7 @@ def _measure(
     record.model = ModelFacts(
         params_generator=params["generator"],
         params_discriminator=params["discriminator"],
-        flops_per_step=train_step_flops(gan_spec, spec.batch_size, spec.seed),
+        flops_per_step=train_step_flops(gan_spec, spec.batch_size, spec.seed, spec.framework),
         fid_real_images=len(dataset.test_images),
         classifier_test_accuracy=evaluator.classifier.test_accuracy,
         reference_gflop_per_s=reference_gflop_per_s(spec.settings.device),
@@ -232,8 +232,13 @@ def _batches(
         return semi_supervised_batches(
             dataset.train_images, dataset.train_labels, labelled, spec.batch_size, spec.seed
         )
+    every_label = np.ones(len(dataset.train_labels), dtype=bool)  # supervised use: all
     return training_batches(
-        dataset.train_images, dataset.train_labels, spec.batch_size, seed=spec.seed
+        dataset.train_images,
+        dataset.train_labels,
+        spec.batch_size,
+        spec.seed,
+        labelled_mask=every_label,
     )
 
 

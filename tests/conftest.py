@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from bench.worker_env import thread_environment
+
+# One thread per test process, read by torch and tensorflow at import: the suite runs in
+# pytest-xdist workers side by side, and OpenMP spin-waiting at 2 threads on a shared
+# machine made one process swing 8x in speed. Workers a test starts get their suite's
+# `threads`, whatever this says.
+os.environ.update(thread_environment(1))
 
 # torch before tensorflow: in this environment importing triton (which torch's
 # first optimiser does, through torch._dynamo) after tensorflow segfaults.
@@ -45,6 +55,14 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"in CI this test must run, but: {reason}")
     pytest.skip(reason)
+
+
+def import_or_skip_unless_ci(module: str, reason: str) -> Any:
+    """The module, or a skip saying `reason`; in CI a missing module fails the test."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip_unless_ci(reason)
 
 
 def run_cli(

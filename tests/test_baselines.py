@@ -73,15 +73,15 @@ def test_every_cpu_baseline_row_carries_the_figures_compare_reads(cpu_baseline):
 
 def test_the_cpu_baseline_counts_the_parameters_and_flops_of_the_models_now(cpu_baseline, digits):
     # compare gates these exactly: a stale baseline would call every run `changed`
-    counted: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+    counted: dict[tuple[str, str, str, int], tuple[int, int, int]] = {}
     for row in cpu_baseline:
-        model = (row.variant, row.spec_preset, row.batch_size)  # FLOPs grow with the batch
+        model = (row.variant, row.framework, row.spec_preset, row.batch_size)  # counted per twin
         if model not in counted:
             spec = make_spec(row.variant, digits.image_shape, digits.num_classes, row.spec_preset)
             counted[model] = (
                 trainable_count(spec, "generator"),
                 trainable_count(spec, "discriminator"),
-                train_step_flops(spec, row.batch_size, row.seed),
+                train_step_flops(spec, row.batch_size, row.seed, row.framework),
             )
         recorded = (row.params_generator, row.params_discriminator, row.flops_per_step)
         assert recorded == counted[model], f"{row.run_id}: {REFRESH}"

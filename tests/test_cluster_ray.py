@@ -37,7 +37,8 @@ from tests.clusters import (
 from tests.conftest import REPO_ROOT, skip_unless_ci
 from tests.plugins.names import MARKS_ENV, PROBE_ERROR
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# One xdist worker runs every cluster test, one cluster at a time (tox -e test: -n auto).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("cluster")]
 
 # one node, no namespace: Ray binds 127.0.0.1 only, no authentication to set up
 SINGLE_NODE = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}

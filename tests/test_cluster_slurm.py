@@ -21,14 +21,15 @@ from tests.clusters import (
     wait_until,
     write_suite,
 )
-from tests.conftest import skip_unless_ci
+from tests.conftest import import_or_skip_unless_ci, skip_unless_ci
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+# One xdist worker runs every cluster test, one cluster at a time (tox -e test: -n auto).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("cluster")]
 
 
 @pytest.fixture(scope="module")
 def slurm():
-    pytest.importorskip("submitit", reason="submitit is not installed (pip install -e '.[slurm]')")
+    import_or_skip_unless_ci("submitit", "submitit is not installed (pip install -e '.[slurm]')")
     reason = slurm_unavailable()
     if reason:
         skip_unless_ci(reason)

@@ -34,7 +34,13 @@ def test_conditional_samples_are_read_as_the_digit_they_were_asked_for(
 ):
     spec = make_spec("conditional", digits.image_shape, digits.num_classes, preset="tiny")
     gan = registry.build(framework, "conditional", spec, BuildOptions(seed=0))
-    batches = training_batches(digits.train_images, digits.train_labels, 64, seed=0)
+    batches = training_batches(
+        digits.train_images,
+        digits.train_labels,
+        64,
+        0,
+        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
+    )
     measure_training(gan, batches, 64, steps=3000, warmup_steps=20, windows=10)
     asked = np.arange(500) % 10
     read = digit_reader.predict(gan.sample(500, asked, seed=1).reshape(500, -1))

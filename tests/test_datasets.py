@@ -166,10 +166,34 @@ def test_unknown_data_set_lists_the_allowed_ones():
 
 
 def test_training_batches_reshuffle_each_epoch_and_drop_the_ragged_tail(digits):
-    batches = training_batches(digits.train_images, digits.train_labels, 500, seed=0)
+    batches = training_batches(
+        digits.train_images,
+        digits.train_labels,
+        500,
+        0,
+        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
+    )
     first_epoch = [next(batches) for _ in range(2)]  # 1078 images: 2 full batches, 78 dropped
     second_epoch = next(batches)
     assert all(images.shape == (500, 28, 28, 1) for images, _, _ in first_epoch)
     assert not np.array_equal(first_epoch[0][1], second_epoch[1])
-    again = training_batches(digits.train_images, digits.train_labels, 500, seed=0)
+    again = training_batches(
+        digits.train_images,
+        digits.train_labels,
+        500,
+        0,
+        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
+    )
     np.testing.assert_array_equal(next(again)[1], first_epoch[0][1])
+
+
+def test_training_batches_need_their_labelled_mask_written_down(digits):
+    # Fails closed: no default that would mean "every label is visible".
+    with pytest.raises(TypeError, match="labelled_mask"):
+        training_batches(digits.train_images, digits.train_labels, 64, 0)
+    with pytest.raises(ValueError, match="labelled_mask"):
+        next(
+            training_batches(
+                digits.train_images, digits.train_labels, 64, 0, labelled_mask=np.ones(3, bool)
+            )
+        )

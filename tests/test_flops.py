@@ -1,4 +1,4 @@
-"""FLOPs per training step, counted by bench.flops, against hand counts for the MLP variants.
+"""FLOPs per training step, counted by bench.flops on each twin, against hand counts and each other.
 
 A dense layer in -> out on a batch of B costs m = 2*B*in*out FLOPs forward, and as much
 again for each gradient backward computes: the weight gradient when its weights train, the
@@ -14,6 +14,8 @@ input gradient when what feeds it needs one. With k = 1 one vanilla train_step i
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -44,3 +46,45 @@ def test_mlp_train_step_flops_equal_the_hand_count(variant, preset):
 def test_flops_scale_linearly_with_the_batch():
     spec = make_spec("dcgan", (28, 28, 1), 10, "tiny")
     assert train_step_flops(spec, 32) * 2 == train_step_flops(spec, 64)
+
+
+def ssgan_unused_logits_flops(spec, batch_size: int) -> int:
+    """torch's G step runs D's class-logit layer on real and fake features and drops it;
+    TensorFlow's traced graph prunes those two matmuls (2 * 2*B*features*K)."""
+    features, classes = spec.feature_shape[0], spec.num_classes
+    return 2 * 2 * batch_size * features * classes
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "conditional", "dcgan", "lsgan", "ssgan"])
+def test_tf_counts_its_own_traced_step_like_torch_counts_its_twin(variant):
+    # Counted independently: torch's FlopCounterMode, TensorFlow's traced graph. Agreement
+    # is exact, but for ssgan's two matmuls that only torch runs (the stated tolerance).
+    spec = make_spec(variant, (28, 28, 1), 10, "tiny")
+    torch_count = train_step_flops(spec, 32, framework="torch")
+    tf_count = train_step_flops(spec, 32, framework="tf")
+    unused = ssgan_unused_logits_flops(spec, 32) if variant == "ssgan" else 0
+    assert tf_count == torch_count - unused
+
+
+def test_an_extra_discriminator_step_in_the_tf_twin_only_makes_compare_say_changed(monkeypatch):
+    from bench.compare import CHANGED, compare_rows
+    from implementations.tf.vanilla import VanillaGAN
+    from tests.test_compare import make_row
+
+    spec = make_spec("dcgan", (28, 28, 1), 10, "tiny")
+    before = train_step_flops(spec, 32, framework="tf")
+    torch_before = train_step_flops(spec, 32, framework="torch")
+    step = VanillaGAN.train_step
+
+    def with_extra_d_step(self, images, labels, labelled_mask):
+        self.spec = dataclasses.replace(self.spec, d_steps_per_g_step=2)  # the planted defect
+        return step(self, images, labels, labelled_mask)
+
+    monkeypatch.setattr(VanillaGAN, "train_step", with_extra_d_step)
+    after = train_step_flops(spec, 32, framework="tf")
+    assert train_step_flops(spec, 32, framework="torch") == torch_before  # torch unchanged
+    assert after > before
+    baseline = make_row(variant="dcgan", framework="tf", flops_per_step=before)
+    current = make_row(variant="dcgan", framework="tf", flops_per_step=after)
+    comparison = compare_rows([baseline], [current])
+    assert comparison.identities[0].verdict == CHANGED and comparison.regressed

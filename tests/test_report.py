@@ -34,7 +34,7 @@ from reports.aggregate import (
 from reports.sections.choose import Lead, best_by, lead_text, time_to_target
 from reports.sections.frameworks import framework_twins
 from reports.sections.samples import sample_grids
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, import_or_skip_unless_ci, run_cli, skip_unless_ci
 from tests.report_rows import MALICIOUS_ERROR, crafted_rows, write_rows_fast
 
 IMPLEMENTATIONS = 10  # 5 variants x 2 frameworks
@@ -231,7 +231,6 @@ def test_verdicts_colour_each_line(tmp_path):
 
 
 def test_baseline_runs_the_regression_check_per_line(tmp_path):
-    pytest.importorskip("bench.compare")
     current = crafted_rows(seeds=(0, 1, 2), variants=("vanilla",), with_failures=False)
     baseline = [_twice_as_fast(r) for r in current]
     write_folder(tmp_path / "baseline", baseline)
@@ -395,9 +394,9 @@ def test_report_imports_neither_torch_nor_tensorflow(tmp_path):
 @pytest.mark.browser
 def test_report_in_headless_chromium(suite_report, tmp_path):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'"
+        skip_unless_ci(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
+    sync_api = import_or_skip_unless_ci(
+        "playwright.sync_api", "playwright not installed: pip install -e '.[test]'"
     )
     path, _ = suite_report
     problems: list[str] = []

@@ -39,7 +39,13 @@ def test_training_on_digits_keeps_losses_finite_and_teaches_the_discriminator(
 ):
     spec = make_spec(variant, digits.image_shape, digits.num_classes, preset="paper")
     gan = registry.build(framework, variant, spec, BuildOptions(seed=0))
-    batches = training_batches(digits.train_images, digits.train_labels, 64, seed=0)
+    batches = training_batches(
+        digits.train_images,
+        digits.train_labels,
+        64,
+        0,
+        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
+    )
     measurement = measure_training(gan, batches, 64, steps=300, warmup_steps=20, windows=10)
     assert measurement.timed_steps == 280
     assert len(measurement.history) == 11  # warm-up + 10 windows
@@ -54,7 +60,13 @@ def test_compiled_mode_trains_and_says_what_it_is(framework, digits):
     spec = make_spec("vanilla", digits.image_shape, digits.num_classes, preset="tiny")
     gan = registry.build(framework, "vanilla", spec, BuildOptions(seed=0, compile="compiled"))
     assert gan.run_facts().compile_detail in {"torch.compile (inductor)", "tf.function + XLA"}
-    batches = training_batches(digits.train_images, digits.train_labels, 64, seed=0)
+    batches = training_batches(
+        digits.train_images,
+        digits.train_labels,
+        64,
+        0,
+        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
+    )
     measurement = measure_training(gan, batches, 64, steps=30, warmup_steps=5, windows=5)
     assert all(math.isfinite(v) for v in measurement.final_losses.values())
     assert measurement.images_per_s > 0

@@ -80,7 +80,7 @@ class LocalExecutor:
             with self.lock:
                 self.running[spec.run_id] = worker
             try:
-                row = worker.wait_for_row()
+                row = worker.wait_for_row(self.cancelled)
             finally:
                 with self.lock:
                     self.running.pop(spec.run_id, None)
@@ -121,10 +121,15 @@ class WorkerProcess:
             start_new_session=True,
         )
 
-    def wait_for_row(self) -> Row:
+    def wait_for_row(self, cancelled: threading.Event | None = None) -> Row:
+        """`cancelled` set (Ctrl-C) when the worker ends: RunCancelledError, and no row is
+        built, since a synthetic row imports bench.worker (torch): a minute on a busy machine
+        that Ctrl-C would wait for."""
         spec = self.spec
         try:
             returncode = self.process.wait(timeout=spec.settings.timeout_s)
+            if cancelled is not None and cancelled.is_set():
+                raise RunCancelledError(spec.run_id)
         except subprocess.TimeoutExpired:
             self.stop()
             self.process.wait()

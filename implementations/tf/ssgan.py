@@ -78,7 +78,7 @@ def feature_matching_loss(
 class SemiSupervisedGAN(TfGAN):
     """D a K-class classifier with an implicit fake class; G trained by feature matching."""
 
-    def train_step_graph(
+    def train_step(
         self, images: tf.Tensor, labels: tf.Tensor, labelled_mask: tf.Tensor
     ) -> dict[str, tf.Tensor]:
         if self.spec.loss == BASELINE_LOSS:

@@ -43,7 +43,7 @@ class VanillaGAN(TfGAN):
     d_loss_function = staticmethod(discriminator_loss)
     g_loss_function = staticmethod(generator_loss)
 
-    def train_step_graph(
+    def train_step(
         self, images: tf.Tensor, labels: tf.Tensor, labelled_mask: tf.Tensor
     ) -> dict[str, tf.Tensor]:
         batch_size = tf.shape(images)[0]

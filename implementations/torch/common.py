@@ -76,6 +76,7 @@ def make_module(layer: Layer, input_shape: Shape, generator: torch.Generator) ->
     if isinstance(layer, Dense):
         module = nn.Linear(input_shape[0], layer.units, bias=layer.use_bias)
     elif isinstance(layer, Conv):
+        # Padding as Conv in spec.py defines it: torch's own; in Keras, by hand around "valid".
         conv_class = nn.ConvTranspose2d if layer.transpose else nn.Conv2d
         module = conv_class(
             input_shape[-1],
@@ -154,8 +155,9 @@ class SpecNet(nn.Module):
 
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The output (NHWC) and the last layer's input, flattened in (H, W, C) order."""
+        # Maps are NHWC at both ends; inside, NCHW in torch (its fastest), NHWC in Keras.
         if x.dim() == 4:
-            x = x.permute(0, 3, 1, 2).contiguous()  # torch's kernels are fastest on NCHW
+            x = x.permute(0, 3, 1, 2).contiguous()
         features = x
         with torch.autocast(
             x.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
@@ -163,6 +165,7 @@ class SpecNet(nn.Module):
             for layer in self.specs:
                 features = x
                 x = activate(self.apply_layer(layer, x), layer)
+        # bf16 compute -> fp32
         return _to_nhwc(x).float(), _to_nhwc(features).flatten(1).float()
 
     def apply_layer(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
@@ -187,7 +190,7 @@ def _to_nhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def make_adam(parameters: Iterator[nn.Parameter], settings: Adam) -> torch.optim.Adam:
-    """Adam with every setting from the spec."""
+    """Adam with every setting from the spec, and epsilon placed as torch places it."""
     return torch.optim.Adam(
         parameters,
         lr=settings.learning_rate,
@@ -242,9 +245,11 @@ class TorchGAN:
         self.d_optimizer = make_adam(self.discriminator.parameters(), spec.d_optimizer)
         # The training noise stream lives on the device: no host copy per step.
         self.noise_generator = torch.Generator(device=self.device).manual_seed(options.seed + 1)
-        # What train_step calls; torch.compile wraps the modules, not the optimiser.
+        # What the harness calls: torch.compile wraps the modules (not the optimiser) when
+        # compiled; tf.function traces the variant's whole train_step (XLA when compiled).
         self.g_forward: nn.Module = self.generator
         self.d_forward: nn.Module = self.discriminator
+        self.d_forward_with_features = self.discriminator.forward_with_features
         if options.compile == "cudagraphs" and self.device.type != "cuda":
             raise UnsupportedOperationError(
                 "compile mode 'cudagraphs' needs a CUDA device (torch.compile "
@@ -253,6 +258,9 @@ class TorchGAN:
         if options.compile != "default":
             self.g_forward = self.compile_module(self.generator)
             self.d_forward = self.compile_module(self.discriminator)
+            self.d_forward_with_features = self.compile_module(
+                self.discriminator.forward_with_features
+            )
 
     def compile_module(self, function: Callable) -> Callable:
         """torch.compile as this run's compile mode asks: inductor, or inductor + CUDA graphs."""
@@ -389,7 +397,8 @@ def neutral_parameters(module: nn.Module) -> dict[str, torch.Tensor]:
 
     torch keeps a dense kernel as (out, in), a convolution kernel as
     (out, in, kh, kw) and a transposed one as (in, out, kh, kw); Keras keeps
-    (in, out), (kh, kw, in, out) and (kh, kw, out, in): one transpose each.
+    (in, out), (kh, kw, in, out) and (kh, kw, out, in): one transpose each, the same
+    permutation for Conv2d and ConvTranspose2d.
     """
     if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
         return {
@@ -400,7 +409,7 @@ def neutral_parameters(module: nn.Module) -> dict[str, torch.Tensor]:
         }
     if isinstance(module, nn.Linear):
         kernel = module.weight.T
-    else:  # Conv2d and ConvTranspose2d alike
+    else:
         kernel = module.weight.permute(2, 3, 1, 0)
     params = {"kernel": kernel}
     if module.bias is not None:

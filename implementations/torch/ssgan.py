@@ -79,15 +79,6 @@ def feature_matching_loss(
 class SemiSupervisedGAN(TorchGAN):
     """D a K-class classifier with an implicit fake class; G trained by feature matching."""
 
-    def __init__(self, spec: GanSpec, options: BuildOptions):
-        super().__init__(spec, options)
-        # The generator step reads D's features: compiled like d_forward in compiled mode.
-        self.d_forward_with_features = self.discriminator.forward_with_features
-        if options.compile != "default":
-            self.d_forward_with_features = self.compile_module(
-                self.discriminator.forward_with_features
-            )
-
     def train_step(
         self, images: torch.Tensor, labels: torch.Tensor, labelled_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
