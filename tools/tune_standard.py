@@ -2,6 +2,7 @@
 
     python tools/tune_standard.py gan --variant vanilla --steps 3000 --eval-every 500 \
         --seeds 0 --lr 2e-4 --out reports/tuning/vanilla.json
+    python tools/tune_standard.py plot reports/tuning/vanilla*.json --out reports/tuning/vanilla.png
     python tools/tune_standard.py ssl --steps 3000 --eval-every 500 --seeds 0 1 2 \
         --lr 2e-4 5e-4 1e-3 --out reports/tuning/ssgan.json
 
@@ -24,27 +25,29 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import torch  # noqa: E402  (before tensorflow: see tests/test_ssgan.py)
-import torch._dynamo  # noqa: E402, F401
+import torch
+import torch._dynamo
 
-from bench.config import default_cache_dir  # noqa: E402
-from bench.datasets import (  # noqa: E402
+from bench.config import default_cache_dir
+from bench.datasets import (
     labelled_subset,
     load_dataset,
     semi_supervised_batches,
     training_batches,
 )
-from implementations import registry  # noqa: E402
-from implementations.api import BuildOptions  # noqa: E402
-from implementations.spec import Adam, BatchNorm, Dense, GanSpec, make_spec  # noqa: E402
-from metrics.classifier import conditional_accuracy, load_or_train  # noqa: E402
-from metrics.fid import fid_from_features  # noqa: E402
-from metrics.semisup import classification_accuracy  # noqa: E402
+from implementations import registry
+from implementations.api import BuildOptions
+from implementations.spec import Adam, BatchNorm, Dense, GanSpec, make_spec
+from metrics.classifier import conditional_accuracy, load_or_train
+from metrics.fid import fid_from_features
+from metrics.semisup import classification_accuracy
 
 BASELINE_LOSS = "semi_supervised_baseline"
 
 
-def tuned_spec(spec: GanSpec, lr: float | None, beta1: float | None, d_steps: int | None) -> GanSpec:
+def tuned_spec(
+    spec: GanSpec, lr: float | None, beta1: float | None, d_steps: int | None
+) -> GanSpec:
     """The spec with the optimiser settings and k under trial replaced (both networks alike)."""
     changes = {}
     if lr is not None or beta1 is not None:
@@ -92,9 +95,7 @@ def train_and_score_gan(args: argparse.Namespace, seed: int) -> dict:
         dataset.train_images, dataset.train_labels, args.batch_size, seed=seed
     )
     conditional = spec.generator_input[0] > spec.latent_dim
-    labels = (
-        (torch.arange(args.samples) % dataset.num_classes).numpy() if conditional else None
-    )
+    labels = (torch.arange(args.samples) % dataset.num_classes).numpy() if conditional else None
     history, train_s = [], 0.0
     for step in range(1, args.steps + 1):
         staged = gan.to_device(*next(batches))
@@ -143,13 +144,41 @@ def train_and_score_ssl(args: argparse.Namespace, seed: int, lr: float, loss: st
     return {"seed": seed, "learning_rate": lr, "loss": loss, "history": history}
 
 
+def plot_fid_curves(paths: list[Path], out: Path) -> None:
+    """Validation FID against training steps, one line per tuning file and seed.
+
+    Steps, not seconds, on the x axis: a step count is reproducible, while these
+    tuning runs shared the CPU with other work (their train_s is in the JSON).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for path in paths:
+        report = json.loads(path.read_text())
+        for run in report["runs"]:
+            steps = [point["step"] for point in run["history"]]
+            fids = [point["fid_valid"] for point in run["history"]]
+            axis.plot(steps, fids, marker="o", label=f"{path.stem} (seed {run['seed']})")
+    axis.set_yscale("log")
+    axis.set_xlabel("training step (batch 64)")
+    axis.set_ylabel("classifier FID against the validation split")
+    axis.axhline(150, color="grey", linestyle=":", label="target 150")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["gan", "ssl"])
+    parser.add_argument("mode", choices=["gan", "ssl", "plot"])
+    parser.add_argument("inputs", type=Path, nargs="*", help="plot: tuning JSON files")
     parser.add_argument("--variant", default="vanilla")
     parser.add_argument("--framework", default="torch", choices=["torch", "tf"])
-    parser.add_argument("--steps", type=int, required=True)
-    parser.add_argument("--eval-every", type=int, required=True)
+    parser.add_argument("--steps", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10_000)
@@ -161,6 +190,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.mode == "plot":
+        plot_fid_curves(args.inputs, args.out)
+        return
+    if args.steps < 1 or args.eval_every < 1:
+        parser.error("--steps and --eval-every must be >= 1")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     if args.mode == "gan":
@@ -173,7 +207,7 @@ def main() -> None:
             for loss in ("semi_supervised", BASELINE_LOSS)
             for seed in args.seeds
         ]
-    settings = {k: v for k, v in vars(args).items() if k not in ("out",)}
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "inputs")}
     report = {
         "split": "valid",
         "settings": settings,
