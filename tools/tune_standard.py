@@ -186,6 +186,9 @@ def main() -> None:
     parser.add_argument("--beta1", type=float, default=None)
     parser.add_argument("--d-steps", type=int, default=None)
     parser.add_argument("--g-batchnorm", action="store_true")
+    parser.add_argument(
+        "--losses", nargs="+", default=["semi_supervised", BASELINE_LOSS], help="ssl: which to train"
+    )
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
@@ -204,7 +207,7 @@ def main() -> None:
         runs = [
             train_and_score_ssl(args, seed, lr, loss)
             for lr in args.lr
-            for loss in ("semi_supervised", BASELINE_LOSS)
+            for loss in args.losses
             for seed in args.seeds
         ]
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "inputs")}
