@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from bench.compare import load_rows
+from bench.baseline_file import load_rows
 from bench.config import RunSpec, load_suite
 from implementations import registry
 from tests.conftest import REPO_ROOT
