@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--d-steps", type=int, default=None)
     parser.add_argument("--g-batchnorm", action="store_true")
     parser.add_argument(
-        "--losses", nargs="+", default=["semi_supervised", BASELINE_LOSS], help="ssl: which to train"
+        "--losses", nargs="+", default=["semi_supervised", BASELINE_LOSS], help="ssl: what to train"
     )
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
