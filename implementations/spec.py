@@ -277,13 +277,21 @@ def vanilla_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper
     dropout (the common modern form), so that one training step is
     deterministic given the weights and the batch and the twins can be
     compared step for step. Adam(2e-4, beta1=0.5) as in DCGAN, for both nets.
-    "tiny" shrinks the widths for fast tests; parity tests use "paper".
+
+    G's hidden layers are followed by BatchNorm (Ioffe & Szegedy 2015, as DCGAN
+    and Salimans et al. 2016 put it in G): without it G collapsed on digits,
+    classifier FID against the validation split 2,290 at 500 steps and 1,398 at
+    1,000 (460 on the test split at 3,000), against 688 and 171 with it
+    (torch, seed 0; reports/tuning/). "tiny" shrinks the widths for fast tests;
+    parity tests use "paper".
     """
     g_width, d_widths = {"paper": (1200, (512, 256)), "tiny": (64, (64, 32))}[_check_preset(preset)]
     latent_dim = 100
     generator = (
-        Dense("fc1", g_width, "relu"),
-        Dense("fc2", g_width, "relu"),
+        Dense("fc1", g_width, use_bias=False),  # BatchNorm's beta is the bias
+        BatchNorm("fc1_bn", momentum=0.9, eps=1e-5, activation="relu"),
+        Dense("fc2", g_width, use_bias=False),
+        BatchNorm("fc2_bn", momentum=0.9, eps=1e-5, activation="relu"),
         Dense("out", math.prod(image_shape), "tanh"),
         Reshape(image_shape),
     )
@@ -321,15 +329,25 @@ def conditional_spec(image_shape: ImageShape, num_classes: int, preset: str = "p
     steps, 3 seeds), scale 1 left G ignoring the label (samples classified as
     the asked-for digit 10-11% of the time, chance) while scale 10 gave 97-100%.
     A learned label embedding (PyTorch-GAN's cgan) does the same job.
+
+    G is the plain MLP, without vanilla's BatchNorm: the label already keeps it
+    from collapsing (classifier FID 133, cond_accuracy 0.9995 at 3,000 steps).
     """
     base = vanilla_spec(image_shape, num_classes, preset)
+    g_width = {"paper": 1200, "tiny": 64}[preset]
+    generator = (
+        Dense("fc1", g_width, "relu"),
+        Dense("fc2", g_width, "relu"),
+        Dense("out", math.prod(image_shape), "tanh"),
+        Reshape(image_shape),
+    )
     return GanSpec(
         variant="conditional",
         image_shape=image_shape,
         num_classes=num_classes,
         latent_dim=base.latent_dim,
         generator_input=(base.latent_dim + num_classes,),
-        generator=base.generator,
+        generator=generator,
         discriminator_input=(math.prod(image_shape) + num_classes,),
         discriminator=base.discriminator[1:],  # the variant flattens x before joining y
         loss="non_saturating_bce",
@@ -419,9 +437,10 @@ def ssgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
     hidden layer is the feature-matching target; G is an MLP with BatchNorm.
     The paper's Gaussian noise layers and weight normalisation are left out so
     that one training step is deterministic and the twins compare exactly.
-    Adam's learning rate is 5e-4 for both networks: on digits with 20 labels,
-    2e-4 left ssgan below its supervised baseline after 1,500 steps, 5e-4 put
-    it 3-14 points above (torch and tf, 11 seeds).
+    Adam's learning rate is 5e-4 for both networks, chosen on the validation
+    split (100 labels, 1,500 steps of 100 images, torch, seed 0): accuracy
+    0.886 / 0.930 / 0.928 at 2e-4 / 5e-4 / 1e-3; the supervised-only baseline,
+    given the same three tries, also chose 5e-4 (reports/tuning/ssgan.json).
     """
     g_width, d_widths = {"paper": (500, (512, 256, 256)), "tiny": (64, (64, 32, 32))}[
         _check_preset(preset)
@@ -452,7 +471,7 @@ def ssgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
         discriminator_input=image_shape,
         discriminator=discriminator,
         loss="semi_supervised",
-        g_optimizer=Adam(learning_rate=5e-4),
+        g_optimizer=Adam(learning_rate=5e-4),  # chosen on validation (docstring)
         d_optimizer=Adam(learning_rate=5e-4),
         preset=preset,
         label_use="semi_supervised",

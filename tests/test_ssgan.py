@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 # Loads triton now, before any test imports tensorflow: in this environment importing
@@ -331,32 +332,37 @@ def test_a_run_sees_exactly_the_n_chosen_labels_and_minus_one_elsewhere(digits):
     assert visible == chosen and len(visible) == count
 
 
-# --- accuracy: ssgan beats the same classifier trained on the labels alone -----------------
+# --- accuracy: ssgan against the same classifier trained on the labels alone --------------
 
 # Digits has 1,078 training images; 100 labels (10 per class, as Salimans et al. on MNIST)
-# already give the supervised-only baseline ~92% of the 97.5% that all labels give, so the
-# unlabelled images have ~5 points to add. At 1,500 steps of 100 images the gain was within
-# seed noise (torch, seeds 3/5/7: ssgan 0.944/0.906/0.947, baseline 0.922/0.897/0.956);
-# at 3,000 steps it is clear. Measured (test accuracy, ssgan vs baseline, 3,000 steps):
-#   torch seed 0: 0.972 vs 0.914 (+5.8)   seed 1: 0.961 vs 0.917 (+4.4)
-#   torch seed 2: 0.939 vs 0.919 (+1.9)   seed 3: 0.944 vs 0.928 (+1.7)
-#   tf    seed 0: 0.964 vs 0.919 (+4.4)
-# Mean over torch seeds 0-3: 0.954 vs 0.920 (+3.5 points), every seed above. (With 20 labels
-# the gap is wider still: torch +3.3..+9.4, tf +8.1..+14.1 points at 1,500 steps.)
-# Adam lr 2e-4 trained ssgan too slowly for this budget; the spec's 5e-4 for both works.
-# One seed is one draw from that spread (another machine's rounding changes the trajectory,
-# not the law), so the test asks for +1.5 points: below the smallest margin measured, and
-# still 6 test images more than the baseline gets right.
+# already give a supervised classifier most of what all labels give, so the unlabelled
+# images have only a few points to add.
+#
+# Every setting here was chosen on the VALIDATION split, never on the test split
+# (tools/tune_standard.py ssl; reports/tuning/ssgan.json), and ssgan and its
+# supervised-only baseline had the same tuning budget: each tried the same three Adam
+# learning rates (2e-4, 5e-4, 1e-3, both networks alike) on the same seed (0) for 1,500
+# steps, scored by validation accuracy. Both chose 5e-4 (ssgan 0.886 / 0.930 / 0.928,
+# baseline 0.916 / 0.919 / 0.914). Three tuning seeds were planned; on a machine shared
+# by ~8 sessions only seed 0 finished. 1,500 steps, not 3,000, keep the test's six
+# trainings per framework near a minute and a half on a quiet 2-core CPU. The test then
+# trains on fresh seeds and reads the test split once.
 ACCURACY_LABELS = 100
 ACCURACY_BATCH = 100  # 50 labelled (cycled) + 50 unlabelled per step
-ACCURACY_STEPS = 3_000
-ACCURACY_MARGIN = 0.015
+ACCURACY_STEPS = 1_500
+SSGAN_LEARNING_RATE = 5e-4
+BASELINE_LEARNING_RATE = 5e-4
+ACCURACY_SEEDS = (3, 4, 5)  # not the tuning seeds
+VERDICT_ALPHA = 0.05  # Welch's t-test, two-sided, on the per-seed test accuracies
 
 
-def accuracy_after_training(framework: str, digits, loss: str, seed: int) -> float:
+def accuracy_after_training(
+    framework: str, digits, loss: str, learning_rate: float, seed: int
+) -> float:
     """Test-split accuracy of D's classifier after ACCURACY_STEPS steps with `loss`."""
     spec = ssgan_spec(digits, loss=loss)
-    assert spec.d_optimizer.learning_rate == spec.g_optimizer.learning_rate == 5e-4
+    adam = replace(spec.d_optimizer, learning_rate=learning_rate)
+    spec = replace(spec, d_optimizer=adam, g_optimizer=adam)
     gan = registry.build(framework, "ssgan", spec, BuildOptions(seed=seed))
     chosen = labelled_subset(digits.train_labels, ACCURACY_LABELS, seed)
     batches = semi_supervised_batches(
@@ -367,12 +373,57 @@ def accuracy_after_training(framework: str, digits, loss: str, seed: int) -> flo
     return float(np.mean(predicted == digits.test_labels))
 
 
+def test_the_spec_trains_ssgan_and_its_baseline_with_the_rates_chosen_on_validation(digits):
+    # The worker trains the baseline with ssgan's spec, loss replaced: one rate serves both
+    # only because validation chose the same one for each.
+    spec = ssgan_spec(digits)
+    assert spec.d_optimizer.learning_rate == spec.g_optimizer.learning_rate == SSGAN_LEARNING_RATE
+    assert BASELINE_LEARNING_RATE == SSGAN_LEARNING_RATE
+
+
+def welch_verdict(ssgan: list[float], baseline: list[float]) -> str:
+    """ "better", "worse" or "too close to call": Welch's t-test on the per-seed accuracies.
+
+    Welch's, not Student's: nothing says the two spreads are equal (the baseline has no
+    generator to add noise). Two-sided, at VERDICT_ALPHA.
+    """
+    p_value = scipy.stats.ttest_ind(ssgan, baseline, equal_var=False).pvalue
+    if p_value >= VERDICT_ALPHA:
+        return "too close to call"
+    return "better" if np.mean(ssgan) > np.mean(baseline) else "worse"
+
+
+# Test-split accuracy, ssgan vs baseline, 1,500 steps (measured on a shared machine):
+#   seed 3: torch 0.931 vs 0.922, tf 0.933 vs 0.928
+# Seeds 4 and 5 had not finished when this was written; earlier runs at 1,500 steps
+# (torch, seeds 3/5/7: 0.944/0.906/0.947 vs 0.922/0.897/0.956, Welch p = 0.75) and the
+# validation tuning (+1.1 points, seed 0) put the gain within seed noise, so at this
+# budget ssgan claims no lead over its baseline on digits: "too close to call".
+EXPECTED_VERDICT = {"torch": "too close to call", "tf": "too close to call"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "tf"])
-def test_ssgan_classifies_better_than_its_discriminator_trained_on_the_labels_alone(
-    framework, digits
-):
-    # Same D architecture, same labels, same batches, same steps: only the GAN terms differ.
-    ssgan = accuracy_after_training(framework, digits, "semi_supervised", seed=0)
-    baseline = accuracy_after_training(framework, digits, BASELINE_LOSS, seed=0)
-    assert ssgan >= baseline + ACCURACY_MARGIN, f"ssgan {ssgan:.3f}, baseline {baseline:.3f}"
+def test_ssgan_against_its_baseline_over_three_seeds_gives_the_measured_verdict(framework, digits):
+    # Same D architecture, same labels, same batches, same steps, the same tuned learning
+    # rate: only the GAN terms differ. The claim is Welch's test on three seeds, not one
+    # seed chosen after the fact; where it is "too close to call", ssgan claims nothing.
+    ssgan = [
+        accuracy_after_training(framework, digits, "semi_supervised", SSGAN_LEARNING_RATE, seed)
+        for seed in ACCURACY_SEEDS
+    ]
+    baseline = [
+        accuracy_after_training(framework, digits, BASELINE_LOSS, BASELINE_LEARNING_RATE, seed)
+        for seed in ACCURACY_SEEDS
+    ]
+    summary = (
+        f"{framework}: ssgan {np.mean(ssgan):.3f} +/- {np.std(ssgan, ddof=1):.3f}, baseline "
+        f"{np.mean(baseline):.3f} +/- {np.std(baseline, ddof=1):.3f}"
+    )
+    assert welch_verdict(ssgan, baseline) == EXPECTED_VERDICT[framework], summary
+
+
+def test_welch_verdict_calls_a_clear_gap_and_not_a_noisy_one():
+    assert welch_verdict([0.95, 0.96, 0.97], [0.90, 0.91, 0.92]) == "better"
+    assert welch_verdict([0.90, 0.91, 0.92], [0.95, 0.96, 0.97]) == "worse"
+    assert welch_verdict([0.93, 0.96, 0.90], [0.92, 0.95, 0.91]) == "too close to call"
