@@ -85,7 +85,9 @@ class Suite:
     seeds: tuple[int, ...] = (0,)
     batch_sizes: tuple[int, ...] = (64,)  # images per training step
     precisions: tuple[str, ...] = ("fp32",)
-    compile_modes: tuple[str, ...] = ("default",)  # "default" and/or "compiled"
+    compile_modes: tuple[str, ...] = ("default",)  # "default", "compiled", "cudagraphs"
+    # per-framework compile modes that replace `compile_modes`, e.g. {tf = ["default"]}
+    framework_compile_modes: dict[str, list[str]] = field(default_factory=dict)
     # per-variant step counts that replace `steps`, e.g. {dcgan = 60} for slow convolutional nets
     variant_steps: dict[str, int] = field(default_factory=dict)
     # --executor ray: times a run is started again when its node or worker died (a run that
@@ -137,12 +139,21 @@ class Suite:
                 fid_weights=fid_weights,
                 cache_dir=cache_dir,
             )
-            for variant, framework, batch_size, precision, compile_mode, seed in itertools.product(
-                chosen,
-                self.frameworks,
+            for variant, framework, batch_size, precision, compile_mode, seed in self._combinations(
+                chosen
+            )
+        ]
+
+    def _combinations(self, chosen: tuple[str, ...]) -> list[tuple[str, str, int, str, str, int]]:
+        """(variant, framework, batch, precision, compile mode, seed), each framework with its
+        own compile modes where framework_compile_modes names it."""
+        return [
+            (variant, framework, *rest)
+            for variant, framework in itertools.product(chosen, self.frameworks)
+            for rest in itertools.product(
                 self.batch_sizes,
                 self.precisions,
-                self.compile_modes,
+                self.framework_compile_modes.get(framework, self.compile_modes),
                 self.seeds,
             )
         ]
@@ -291,6 +302,7 @@ def _validate(suite: Suite) -> None:
     _check_choices("frameworks", list(suite.frameworks), list(FRAMEWORKS))
     _check_choices("precisions", list(suite.precisions), list(PRECISIONS))
     _check_choices("compile_modes", list(suite.compile_modes), list(COMPILE_MODES))
+    _check_framework_compile_modes(suite.framework_compile_modes)
     for name in ("frameworks", "seeds", "batch_sizes", "precisions", "compile_modes"):
         if not getattr(suite, name):
             raise ConfigError(f"{name} is empty; give at least one value")
@@ -318,6 +330,17 @@ def _check_steps(name: str, steps: int, settings: RunSettings) -> None:
             f"{settings.warmup_steps} warm-up steps; need at least timing_windows = "
             f"{settings.timing_windows}"
         )
+
+
+def _check_framework_compile_modes(modes: dict[str, list[str]]) -> None:
+    _check_choices("framework_compile_modes", list(modes), list(FRAMEWORKS))
+    for framework, names in modes.items():
+        key = f"framework_compile_modes.{framework}"
+        if not isinstance(names, list | tuple) or not names:
+            raise ConfigError(f"{key} = {names!r}; expected a non-empty list of compile modes")
+        if any(not isinstance(name, str) for name in names):
+            raise ConfigError(f"{key} = {list(names)!r}; expected a list of str")
+        _check_choices(key, list(names), list(COMPILE_MODES))
 
 
 def is_plain_name(name: str) -> bool:
@@ -350,6 +373,7 @@ SUITE_TYPES: dict[str, type | tuple[type, ...]] = {
     "fallback_dataset": str,
     "max_retries": int,
     "variant_steps": dict,
+    "framework_compile_modes": dict,
 }
 
 

@@ -24,7 +24,7 @@ import base64
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,10 +34,12 @@ from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
 from metrics.classifier import conditional_accuracy, load_or_train
 from metrics.fid import fid_from_features, kid_from_features
-from metrics.inception import InceptionFeatures
 from metrics.parzen import parzen_log_likelihood
 from metrics.probe import linear_probe_accuracy
 from metrics.semisup import classification_accuracy
+
+if TYPE_CHECKING:  # pytorch-fid is an extra: imported only when the Inception FID is asked for
+    from metrics.inception import InceptionFeatures
 
 GRID_SIDE = 10  # the sample grid is GRID_SIDE x GRID_SIDE images
 KID_SUBSETS = 100  # subsets for KID's mean and std (Binkowski et al. 2018 use 100)
@@ -101,6 +103,10 @@ class Evaluator:
     def _inception(self) -> tuple[InceptionFeatures | None, str]:
         if not self.settings.inception:
             return None, "Inception FID is off in this suite (inception_fid = false)"
+        try:
+            from metrics.inception import InceptionFeatures
+        except ModuleNotFoundError as error:
+            return None, pytorch_fid_missing_reason(error)
         found, reason = InceptionFeatures.available(self.settings.inception_weights)
         if not found:
             return None, reason
@@ -189,6 +195,14 @@ class Evaluator:
                 seed=self.settings.seed,
             )
         return values
+
+
+def pytorch_fid_missing_reason(error: ModuleNotFoundError) -> str:
+    """Why fid_inception is null on a machine without the `fid` extra."""
+    return (
+        f"the Inception FID needs pytorch-fid, which cannot be imported here ({error}); "
+        "pip install -e '.[fid]'"
+    )
 
 
 def evaluation_windows(timing_windows: int, eval_points: int) -> set[int]:

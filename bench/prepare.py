@@ -17,6 +17,7 @@ import sys
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 
 from bench.datasets import load_dataset
 
@@ -42,14 +43,16 @@ class BadInputError(ValueError):
 def prepare(request: PrepareRequest) -> None:
     """Check the weights file, train or check the classifier, fetch Inception weights."""
     from metrics.classifier import ClassifierCacheWarning, load_or_train
-    from metrics.inception import InceptionFeatures, check_weights_file, fetch_weights
 
+    inception, missing = _inception_module()
     if request.fid_weights is not None:
         path = Path(request.fid_weights)
+        if inception is None:
+            raise BadInputError(f"--fid-weights {path}: {missing}")
         if not path.is_file():
             raise BadInputError(f"--fid-weights {path}: no such file")
         try:
-            check_weights_file(path)
+            inception.check_weights_file(path)
         except ValueError as error:
             raise BadInputError(f"--fid-weights {error}") from None
     dataset = load_dataset(request.dataset, Path(request.data_dir) if request.data_dir else None)
@@ -65,10 +68,23 @@ def prepare(request: PrepareRequest) -> None:
             )
     wants_download = request.inception_fid and request.fid_weights is None
     offline = bool(os.environ.get("GANBENCH_OFFLINE"))
-    if wants_download and not offline and not InceptionFeatures.available()[0]:
-        fetched, reason = fetch_weights()
+    if wants_download and inception is None:
+        print(f"note: {missing}; fid_inception will be null", file=sys.stderr)
+    elif wants_download and not offline and not inception.InceptionFeatures.available()[0]:
+        fetched, reason = inception.fetch_weights()
         if not fetched:
             print(f"note: {reason}; fid_inception will be null", file=sys.stderr)
+
+
+def _inception_module() -> tuple[ModuleType | None, str]:
+    """metrics.inception, or None and why not: pytorch-fid is an extra (`.[fid]`)."""
+    try:
+        import metrics.inception as inception
+    except ModuleNotFoundError as error:
+        from bench.evaluation import pytorch_fid_missing_reason
+
+        return None, pytorch_fid_missing_reason(error)
+    return inception, ""
 
 
 def main(argv: list[str]) -> int:

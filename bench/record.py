@@ -147,6 +147,7 @@ def assemble_row(
         parts.update(
             device_name=cpu_name() if spec.settings.device == "cpu" else facts.device_name,
             compile_detail=facts.compile_detail,
+            optimizer_detail=facts.optimizer_detail,
             determinism_settings=dict(facts.determinism_settings),
         )
     if record.model is not None:

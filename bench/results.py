@@ -99,6 +99,7 @@ class Row:
     diverged_step: int | None = None  # first step with a non-finite loss
     device_name: str | None = None
     compile_detail: str | None = None  # what "compile" meant in this framework
+    optimizer_detail: str | None = None  # which Adam implementation ran (fused, for-loop...)
     threads: int | None = None
     cuda_visible_devices: str | None = None  # the GPU(s) the worker was pinned to
     # semi-supervised runs: how many labels, and which training images carried them

@@ -54,6 +54,7 @@ class RunFacts:
     device_name: str  # the accelerator's name as the framework reports it; "cpu" on the CPU
     peak_mem_mb: float | None  # peak allocator memory on an accelerator so far; None on the CPU
     compile_detail: str  # what the compile mode means in this framework
+    optimizer_detail: str  # which optimiser implementation steps the weights (torch: fused...)
     determinism_settings: Mapping[str, str]  # the framework's switches as this run set them
 
 

@@ -10,6 +10,7 @@ variable is inherited by worker processes, so plugins work in every run.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "tf": ("tensorflow", "keras"),
 }
+# The module each framework's twins import: a framework whose module cannot be found is not
+# installed here (TensorFlow is an extra: pip install -e '.[tf]').
+FRAMEWORK_MODULES: dict[str, str] = {"torch": "torch", "tf": "tensorflow"}
 PLUGINS_ENV = "GANBENCH_PLUGINS"
 
 
@@ -37,6 +41,10 @@ _REGISTRY: dict[tuple[str, str], Registration] = {}
 
 class UnknownImplementationError(ValueError):
     """A framework or variant name that is not registered."""
+
+
+class FrameworkNotInstalledError(ValueError):
+    """A suite asks for rows of a framework that this machine does not have."""
 
 
 def register(framework: str, variant: str, target: str) -> None:
@@ -74,6 +82,28 @@ def check_names(variant: str | None = None, framework: str | None = None) -> Non
         raise UnknownImplementationError(
             f"unknown variant {variant!r}; allowed: {', '.join(variants())}"
         )
+
+
+def framework_installed(framework: str) -> bool:
+    """Whether the framework's module can be imported here; asked without importing it."""
+    try:
+        return importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is not None
+    except ImportError:  # an import hook that refuses the module, or a broken parent
+        return False
+
+
+def check_installed(frameworks: tuple[str, ...]) -> None:
+    """Raise FrameworkNotInstalledError naming the first framework asked for but missing."""
+    missing = [name for name in frameworks if not framework_installed(name)]
+    if not missing:
+        return
+    present = [name for name in FRAMEWORKS if framework_installed(name)]
+    keep = f", or run only {', '.join(present)} with --only {','.join(present)}" if present else ""
+    module = FRAMEWORK_MODULES[missing[0]]
+    raise FrameworkNotInstalledError(
+        f"{module} is not installed: this suite asks for {missing[0]} rows; install it "
+        f"(pip install -e '.[{missing[0]}]'){keep}"
+    )
 
 
 def build(framework: str, variant: str, spec: GanSpec, options: BuildOptions) -> GAN:

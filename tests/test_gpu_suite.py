@@ -18,7 +18,7 @@ import torch
 
 from bench.config import RunSpec, load_suite
 from bench.executors.local import GpuSlots, worker_environment
-from bench.gpu_check import FrameworkGpus, missing_gpu_reason
+from bench.gpu_check import FrameworkGpus, missing_gpu_reason, runnable
 from bench.reference_kernel import matmul_gflop_per_s
 from bench.results import read_rows
 from implementations import registry
@@ -57,6 +57,7 @@ def test_gpu_check_stops_with_one_line_naming_both_frameworks_without_a_gpu():
     assert "no GPU visible to torch" in errors[0] and "tensorflow" in errors[0]
     assert "never falls back to the CPU" in errors[0]
     assert "torch 2.14.1" in done.stdout and "tensorflow 2.21" in done.stdout
+    assert done.stdout.splitlines()[-2:] == ["installed: torch, tf", "can run: none"]
 
 
 @pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
@@ -69,10 +70,56 @@ def test_the_gpu_suite_refuses_to_start_on_a_machine_without_a_gpu(tmp_path):
 
 def test_missing_gpu_reason_names_only_the_frameworks_that_see_none():
     gpu = FrameworkGpus("torch", "2.14.1", "13.0", ("NVIDIA H100",))
-    blind = FrameworkGpus("tensorflow", "2.21.0", "12.5.1", ())
+    blind = FrameworkGpus("tf", "2.21.0", "12.5.1", ())
     assert missing_gpu_reason([gpu, gpu]) is None
-    reason = missing_gpu_reason([gpu, blind])
-    assert "tensorflow (CUDA build: 12.5.1)" in reason and "torch" not in reason
+    reason = missing_gpu_reason([gpu, blind], required=("torch", "tf"))
+    assert reason.startswith("no GPU visible to tensorflow (CUDA build: 12.5.1): the GPU suite")
+    assert "torch" not in reason
+
+
+def test_gpu_check_passes_when_one_framework_can_run_unless_both_are_required():
+    gpu = FrameworkGpus("torch", "2.11.0", "12.8", ("NVIDIA H200",))
+    absent = FrameworkGpus("tf", "", "none", (), installed=False)
+    assert runnable([gpu, absent]) == ["torch"]
+    assert missing_gpu_reason([gpu, absent]) is None
+    reason = missing_gpu_reason([gpu, absent], required=("torch", "tf"))
+    assert reason.startswith("no GPU visible to tensorflow (not installed): ")
+    assert absent.describe() == "tensorflow: not installed (pip install -e '.[tf]'): cannot run"
+    assert gpu.describe() == "torch 2.11.0 (CUDA build: 12.8): NVIDIA H200: can run"
+
+
+def test_gpu_check_with_no_runnable_framework_blames_only_the_installed_ones():
+    blind = FrameworkGpus("torch", "2.11.0", "none", ())
+    absent = FrameworkGpus("tf", "", "none", (), installed=False)
+    reason = missing_gpu_reason([blind, absent])
+    assert reason.startswith("no GPU visible to torch (CUDA build: none): the GPU suite")
+
+
+def test_gpu_check_refuses_an_unknown_required_framework_in_one_line():
+    done = run_cli("gpu-check", "--require", "torch,jax")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "python -m bench gpu-check: error: --require: unknown framework 'jax'; allowed: torch, tf"
+    )
+
+
+def test_torch_adam_is_the_fused_kernel_on_a_gpu_and_the_loop_on_the_cpu(digits):
+    from implementations.torch.common import adam_implementation, make_adam
+
+    settings = make_spec("vanilla", digits.image_shape, digits.num_classes, "tiny").g_optimizer
+    weights = [torch.nn.Parameter(torch.zeros(3))]
+    # fused Adam accepts CPU tensors too (torch >= 2.4), so the choice is checked here.
+    assert adam_implementation(make_adam(iter(weights), settings, torch.device("cuda"))) == "fused"
+    assert adam_implementation(make_adam(iter(weights), settings, torch.device("cpu"))) == (
+        "for-loop"
+    )
+    gan = registry.build(
+        "torch",
+        "vanilla",
+        make_spec("vanilla", digits.image_shape, digits.num_classes, "tiny"),
+        BuildOptions(seed=0),
+    )
+    assert gan.run_facts().optimizer_detail == "torch.optim.Adam (for-loop), eager"
 
 
 @pytest.mark.skipif(HAS_GPU, reason="on a GPU cudagraphs is supported by torch")

@@ -8,14 +8,21 @@ import sys
 from bench.cli.common import EXIT_BAD_INPUT
 from bench.config import suite_names
 from bench.datasets import DATASETS
-from implementations.registry import registrations
+from implementations.registry import FRAMEWORKS, framework_installed, registrations
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """The `gpu-check`, `list` and `env` sub-commands."""
-    commands.add_parser(
-        "gpu-check", help="exit 2 unless both torch and tensorflow see a GPU (tox -e bench-gpu)"
-    ).set_defaults(handler=command_gpu_check)
+    gpu_check = commands.add_parser(
+        "gpu-check", help="which installed framework sees a GPU; exit 2 when none can run"
+    )
+    gpu_check.add_argument(
+        "--require",
+        default="",
+        help="comma-separated frameworks that must see a GPU, e.g. torch,tf (tox -e bench-gpu); "
+        f"allowed: {', '.join(FRAMEWORKS)}",
+    )
+    gpu_check.set_defaults(handler=command_gpu_check)
     commands.add_parser(
         "list", help="registered implementations, suites and data sets"
     ).set_defaults(handler=command_list)
@@ -25,12 +32,21 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def command_gpu_check(args: argparse.Namespace) -> int:
-    from bench.gpu_check import missing_gpu_reason, tensorflow_gpus, torch_gpus
+    from bench.gpu_check import (
+        check_frameworks,
+        installed,
+        missing_gpu_reason,
+        required_frameworks,
+        runnable,
+    )
 
-    seen = [torch_gpus(), tensorflow_gpus()]
+    required = required_frameworks(args.require)
+    seen = check_frameworks()
     for entry in seen:
         print(entry.describe())
-    reason = missing_gpu_reason(seen)
+    print(f"installed: {', '.join(installed(seen)) or 'none'}")
+    print(f"can run: {', '.join(runnable(seen)) or 'none'}")
+    reason = missing_gpu_reason(seen, required)
     if reason is not None:
         print(f"python -m bench gpu-check: error: {reason}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -61,6 +77,9 @@ def command_env(args: argparse.Namespace) -> int:
     print(f"torch threads: {torch.get_num_threads()}, CUDA GPUs: {torch.cuda.device_count()}")
     for index in range(torch.cuda.device_count()):
         print(f"  cuda:{index}: {torch.cuda.get_device_name(index)}")
+    if not framework_installed("tf"):  # a torch-only install: python -m bench run --only torch
+        print("tensorflow: not installed (pip install -e '.[tf]'); tf rows cannot run here")
+        return 0
     import tensorflow as tf
 
     print(f"tensorflow GPUs: {len(tf.config.list_physical_devices('GPU'))}")

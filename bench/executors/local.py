@@ -31,6 +31,7 @@ from bench.provenance import REPO_ROOT, hostname
 from bench.record import synthetic_row
 from bench.results import Row, read_row
 from bench.worker_env import PARENT_PID_ENV, thread_environment
+from implementations.registry import check_installed
 
 KILL_GRACE_S = 5.0  # after SIGTERM, how long a worker gets before SIGKILL
 
@@ -54,6 +55,7 @@ class LocalExecutor:
         self.cancelled = threading.Event()
 
     def check(self, suite: Suite) -> None:
+        check_installed(suite.frameworks)  # a torch-only machine runs --only torch
         if suite.settings.device == "cuda" and not has_nvidia_gpu():
             raise ConfigError("device 'cuda' requested but this machine has no NVIDIA GPU; use cpu")
 

@@ -271,6 +271,9 @@ class TfGAN:
     def run_facts(self) -> RunFacts:
         on_accelerator = self.device != "/CPU:0"
         gpu = tf.config.list_physical_devices("GPU")[0] if on_accelerator else None
+        compile_detail = (
+            "tf.function + XLA" if self.options.compile == "compiled" else "tf.function"
+        )
         return RunFacts(
             device_name=(
                 tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
@@ -282,9 +285,8 @@ class TfGAN:
                 if on_accelerator
                 else None
             ),
-            compile_detail=(
-                "tf.function + XLA" if self.options.compile == "compiled" else "tf.function"
-            ),
+            compile_detail=compile_detail,
+            optimizer_detail=f"keras.optimizers.Adam, inside the step's graph ({compile_detail})",
             determinism_settings=dict(self.determinism),
         )
 
