@@ -3,8 +3,9 @@
 Both sides are built and warmed up once. Then the driver asks for short timing windows
 in ABBA blocks, so drift and busy neighbours hit both sides alike; only one side runs at a
 time (the other waits on its pipe), and both sides of a block run on the same CPU, which
-rotates from block to block, so a neighbour stuck on one core cannot favour one side. Steps per window are the same on both sides, chosen
-from a calibration window so that a window lasts about `window_s`.
+rotates from block to block, so a neighbour stuck on one core cannot favour one side.
+Steps per window are the same on both sides, chosen from a calibration window so that a
+window lasts about `window_s`.
 
 Sampling stops at the first scheduled look whose interval decides (bench.ab.verdict),
 at the last look the budget allows, or when `budget_s` of timing is spent: then one

@@ -17,6 +17,7 @@ the implementation does not exist there; ERROR: it raised) and a one-line "error
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -150,10 +151,8 @@ def pin(cpus: list[int]) -> None:
     if not hasattr(os, "sched_setaffinity"):
         return
     for task in os.listdir("/proc/self/task"):
-        try:
+        with contextlib.suppress(OSError):  # a thread that has just ended
             os.sched_setaffinity(int(task), set(cpus))
-        except OSError:
-            pass  # a thread that has just ended
 
 
 def serve(replies: Any) -> None:
