@@ -25,15 +25,16 @@ RECIPE = (
 @pytest.mark.slow
 def test_bisect_run_names_the_commit_that_planted_the_slowdown(tmp_path):
     repo = copy_of_this_tree(tmp_path / "repo")
+    good = git(repo, "rev-parse", "HEAD")
     (repo / "NOTES.txt").write_text("a harmless change\n")
     commit(repo, "harmless 1")
     plant_slowdown(repo, 0.30)
     planted = commit(repo, "slow down torch vanilla's train_step by 30%")
     (repo / "NOTES.txt").write_text("another harmless change\n")
     commit(repo, "harmless 2")
-    git(repo, "bisect", "start", "HEAD", "base")
+    git(repo, "bisect", "start", "HEAD", good)
     done = subprocess.run(
-        ["git", "bisect", "run", "sh", "-c", RECIPE],
+        ["git", "bisect", "run", "sh", "-c", RECIPE.format(good=good)],
         cwd=repo,
         env={**cli_environment(), "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,

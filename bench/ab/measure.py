@@ -1,9 +1,11 @@
 """Interleaved timing of one implementation, A against B, each in its resident process.
 
 Both sides are built and warmed up once. Then the driver asks for short timing windows
-in ABBA blocks, so drift and busy neighbours hit both sides alike; only one side runs at a
-time (the other waits on its pipe), and both sides of a block run on the same CPU, which
-rotates from block to block, so a neighbour stuck on one core cannot favour one side.
+in units of ABBA BAAB, so drift and busy neighbours hit both sides alike; only one side
+runs at a time (the other waits on its pipe), and both sides of a unit run on the same
+CPU, which rotates from unit to unit, so a neighbour stuck on one core cannot favour one
+side. (Units of ABBA alone gave B the edge under load: A opened every unit, after the
+driver's pause and the CPU move; A/A runs called B 5-15% faster.)
 Steps per window are the same on both sides, chosen from a calibration window so that a
 window lasts about `window_s`.
 
@@ -34,7 +36,10 @@ from bench.ab.stats import (
 )
 from bench.ab.verdict import Verdict, throughput_verdict
 
-BLOCK_ORDER = ("A", "B", "B", "A")
+# One unit: A B B A then B A A B. Any effect of a window's place (first after a pause or a
+# CPU move, after the other side, after itself) falls on A and B alike within the unit,
+# and a drift that is linear or quadratic over the unit cancels.
+BLOCK_ORDER = ("A", "B", "B", "A", "B", "A", "A", "B")
 OVERHEAD_FACTOR = 1.3  # a block takes longer than its windows: staging, pipes, reading losses
 
 
@@ -105,7 +110,7 @@ def measure_pair(
     started = time.perf_counter()
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     while time.perf_counter() - started + block_s <= settings.budget_s:
-        # Both sides of a block on the same CPU, the CPU rotating from block to block: a
+        # Both sides of a unit on the same CPU, the CPU rotating from unit to unit: a
         # neighbour that sits on one core slows A and B alike, never one side for good.
         block_cpus = [cpus[len(block_end_s) % len(cpus)]] if cpus else None
         for label in BLOCK_ORDER:

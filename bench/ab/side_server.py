@@ -193,7 +193,11 @@ def main(checkout: str, threads: int) -> None:
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the side prints goes to stderr, never into the replies
     sys.path[0] = checkout  # the side's tree, not this file's folder
-    import torch  # torch before tensorflow, or importing triton later segfaults
+    # torch, torch._dynamo and the FLOP counter before any tensorflow a side imports: in the
+    # other order importing them segfaults (the FLOP count of a tf side needs them later)
+    import torch
+    import torch._dynamo  # noqa: F401
+    import torch.utils.flop_counter  # noqa: F401
 
     torch.set_num_threads(threads)
     import implementations

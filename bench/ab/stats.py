@@ -1,9 +1,9 @@
 """The statistics of `bench ab`: paired blocks -> a relative change with an interval.
 
-The unit is one ABBA block (A B B A, the next block the same): its log-ratio of
-images/s, log(B / A) = log((tA1 + tA2) / (tB1 + tB2)) at equal steps per window. A drift
-that is linear over the block cancels, and each side gets one window right after the
-other side ran (cache cold) and one right after itself.
+The unit is one block, A B B A B A A B: its log-ratio of images/s, log(B / A) =
+log(sum of A's window times / sum of B's) at equal steps per window. A drift that is
+linear or quadratic over the block cancels, and each side holds every place in it
+(first after a pause, after the other side, after itself) equally often.
 
 A busy neighbour makes a few blocks wild, so the estimate is the Hodges-Lehmann shift
 (median of the Walsh averages) of the log-ratios, and its interval the set of shifts the
@@ -25,6 +25,7 @@ from scipy import stats
 
 ALPHA = 0.05  # overall, over all looks
 POWER = 0.8  # the minimum detectable effect is the change found with this probability
+WINDOWS_PER_SIDE = 4  # a block is A B B A B A A B (bench.ab.measure.BLOCK_ORDER)
 FIRST_LOOK_BLOCKS = 8  # fewer blocks give the bootstrap too little to resample
 LOOK_GROWTH = 1.5  # each scheduled look has this many times the previous look's blocks
 
@@ -42,9 +43,9 @@ class Interval:
 
 
 def block_log_ratios(a_seconds: Sequence[float], b_seconds: Sequence[float]) -> np.ndarray:
-    """Per block, log(images/s of B / images/s of A); inputs are window times, two per block."""
-    a = np.asarray(a_seconds, dtype=float).reshape(-1, 2).sum(axis=1)
-    b = np.asarray(b_seconds, dtype=float).reshape(-1, 2).sum(axis=1)
+    """Per block, log(images/s of B / images/s of A); window times, WINDOWS_PER_SIDE a block."""
+    a = np.asarray(a_seconds, dtype=float).reshape(-1, WINDOWS_PER_SIDE).sum(axis=1)
+    b = np.asarray(b_seconds, dtype=float).reshape(-1, WINDOWS_PER_SIDE).sum(axis=1)
     return np.log(a / b)
 
 
