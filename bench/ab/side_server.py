@@ -52,17 +52,18 @@ class Side:
         self.spec = _make_spec(request, self.images.shape[1:], int(data["num_classes"]))
         self.gan = _build(request, self.spec)
 
-    def batches(self, steps: int, rng: Any) -> list[tuple[Any, Any, Any]]:
-        """`steps` random batches, staged on the device (outside any clock)."""
+    def batches(self, steps: int, rng: Any, gan: Any = None) -> list[tuple[Any, Any, Any]]:
+        """`steps` random batches, staged on the device by `gan` (outside any clock)."""
         import numpy as np
 
+        gan = gan or self.gan
         mask = None
         if "semi" in str(getattr(self.spec, "loss", "")):
             mask = np.arange(self.batch_size) < self.batch_size // 2
         staged = []
         for _ in range(steps):
             chosen = rng.choice(len(self.images), self.batch_size, replace=False)
-            staged.append(self.gan.to_device(self.images[chosen], self.labels[chosen], mask))
+            staged.append(gan.to_device(self.images[chosen], self.labels[chosen], mask))
         return staged
 
     def window(self, steps: int) -> dict[str, Any]:
@@ -92,7 +93,7 @@ class Side:
             twin = _build({**self.request, "framework": "torch"}, self.spec)
         except SideError:
             return None  # no torch twin in this revision: nothing to count on
-        staged = self.batches(1, np.random.default_rng(int(self.request["seed"])))[0]
+        staged = self.batches(1, np.random.default_rng(int(self.request["seed"])), twin)[0]
         with FlopCounterMode(display=False) as counter:
             twin.train_step(*staged)
         return int(counter.get_total_flops())
@@ -104,7 +105,7 @@ class Side:
         gan = _build(self.request, self.spec)
         rng = np.random.default_rng(int(self.request["seed"]))
         for _ in range(steps):
-            gan.train_step(*self.batches(1, rng)[0])
+            gan.train_step(*self.batches(1, rng, gan)[0])
         gan.synchronize()
         conditional = self.spec.generator_input[0] > self.spec.latent_dim
         labels = np.arange(samples) % int(self.spec.num_classes) if conditional else None
