@@ -29,6 +29,7 @@ from bench.ab.side import (
     SideProcess,
 )
 from bench.ab.verdict import ExactCheck, Verdict, final_verdict
+from bench.config import default_cache_dir
 from bench.datasets import Dataset, load_dataset
 
 
@@ -159,7 +160,7 @@ def compare_implementation(
                 )
                 for side in (side_a, side_b)
             ]
-            cache = plan.cache_dir or Path.home() / ".cache" / "ganbench"
+            cache = plan.cache_dir or default_cache_dir()
             quality = compare_quality(files[0], files[1], dataset, cache, plan.quality_steps)
     verdict = final_verdict(measurement.throughput, exact)
     return ImplementationResult(
