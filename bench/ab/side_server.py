@@ -197,8 +197,8 @@ def main(checkout: str, threads: int) -> None:
     # torch, torch._dynamo and the FLOP counter before any tensorflow a side imports: in the
     # other order importing them segfaults (the FLOP count of a tf side needs them later)
     import torch
-    import torch._dynamo  # noqa: F401
-    import torch.utils.flop_counter  # noqa: F401
+    import torch._dynamo
+    import torch.utils.flop_counter
 
     torch.set_num_threads(threads)
     import implementations
