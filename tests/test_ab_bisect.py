@@ -10,6 +10,7 @@ input) to 125 (skip), and must name the planted commit.
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.ab_scratch import REPO_ROOT, commit, copy_of_this_tree, git, plant_sl
 from tests.conftest import cli_environment
 
 RECIPE = (
-    "python -P -m bench ab base HEAD --only vanilla,torch --budget-s 30; "
+    "{python} -P -m bench ab {good} HEAD --only vanilla,torch --budget-s 40; "
     "status=$?; [ $status -eq 2 ] && exit 125; exit $status"
 )
 
@@ -34,7 +35,7 @@ def test_bisect_run_names_the_commit_that_planted_the_slowdown(tmp_path):
     commit(repo, "harmless 2")
     git(repo, "bisect", "start", "HEAD", good)
     done = subprocess.run(
-        ["git", "bisect", "run", "sh", "-c", RECIPE.format(good=good)],
+        ["git", "bisect", "run", "sh", "-c", RECIPE.format(python=sys.executable, good=good)],
         cwd=repo,
         env={**cli_environment(), "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
