@@ -5,8 +5,10 @@ JSON result is written; and one real run that catches a planted 30% slowdown.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,49 @@ def test_a_planted_30pct_slowdown_of_vanilla_torch_is_slower_exit_1(tmp_path):
     assert interval["low_pct"] < -23.1 < interval["high_pct"]
     assert [check["name"] for check in entry["exact"] if check["base"] != check["head"]] == []
     assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_mid_run_removes_checkouts_and_side_processes(tmp_path, signal_number):
+    repo = copy_of_this_tree(tmp_path / "repo")
+    commit(repo, "a second commit")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", "ab", "HEAD~1", "HEAD", "--only", "vanilla,torch"],
+        cwd=repo,
+        env={**cli_environment(), "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not side_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(1)
+    sides = side_processes(process.pid)
+    assert len(sides) == 2 and len(git(repo, "worktree", "list").splitlines()) == 3
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == (
+        "python -m bench ab: interrupted; checkouts and side processes removed"
+    )
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+    assert not any(Path(f"/proc/{pid}").exists() for pid in sides)
+
+
+def side_processes(parent: int) -> list[int]:
+    """PIDs of the side servers a driver started (children running side_server.py)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(
+                int(line.split()[1])
+                for line in status.read_text().splitlines()
+                if line.startswith("PPid:")
+            )
+            command = (status.parent / "cmdline").read_bytes()
+        except (OSError, StopIteration):
+            continue
+        if ppid == parent and b"side_server.py" in command:
+            found.append(int(status.parent.name))
+    return found
