@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ab.session import AbResult, ImplementationResult
+from bench.ab.stats import FIRST_LOOK_BLOCKS, WINDOWS_PER_SIDE
 from bench.ab.verdict import Verdict
 
 AB_SCHEMA_VERSION = 1
@@ -30,8 +31,16 @@ def format_line(entry: ImplementationResult, min_effect_pct: float, width: int =
         mde = measurement.mde_pct(min_effect_pct)
         verdict = f"inconclusive (MDE {mde:.1f}%)" if mde is not None else verdict
     head = f"{verdict:<12} {entry.name:<{width}}"
-    if measurement is None or interval is None:
+    if measurement is None:
         return f"{head}  {entry.note or 'not measured'}"
+    if interval is None:
+        blocks = len(measurement.a_seconds) // WINDOWS_PER_SIDE
+        text = (
+            f"{head}  {blocks} blocks of {measurement.window_steps}-step windows in "
+            f"{measurement.timing_s:.0f} s; the first look needs {FIRST_LOOK_BLOCKS}: "
+            "raise --budget-s"
+        )
+        return text + (f"; {entry.quality.describe()}" if entry.quality is not None else "")
     mde = measurement.mde_pct(min_effect_pct)
     text = (
         f"{head}  {interval.change_pct:+.1f}% [{interval.low_pct:+.1f}%, {interval.high_pct:+.1f}%]"

@@ -152,7 +152,10 @@ def main() -> None:
     parser.add_argument("--plot", action="store_true", help="only draw the plot from the JSON")
     args = parser.parse_args()
     if args.plot:
-        plot(json.loads(OUT_JSON.read_text()))
+        document = json.loads(OUT_JSON.read_text())
+        document["compare_rules"] = compare_rules(document)
+        OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
+        plot(document)
         return
     document = {
         "what": "bench ab base plant-<f> --only vanilla,torch; the planted step spins for "
@@ -180,7 +183,45 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=args.streams) as pool:
             for future in [pool.submit(one, i, c) for i, c in enumerate(order)]:
                 future.result()
+    document["compare_rules"] = compare_rules(document)
+    OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
     plot(document)
+
+
+def compare_rules(document: dict) -> list[dict]:
+    """compare's old rule (25% and both IQRs) and its noise-derived one, on the same windows.
+
+    Each trial's A windows and B windows are taken as two runs of one identity (their
+    images/s per window), as `compare` would see a baseline and a current run: how often
+    does each rule call `slower`, per planted slowdown?
+    """
+    import numpy as np
+
+    from bench.noise_tolerance import noise_tolerance
+
+    outcomes = []
+    for trial in document["trials"]:
+        if "a_seconds" not in trial:
+            continue
+        images = trial["window_steps"] * 64
+        a = images / np.asarray(trial["a_seconds"])
+        b = images / np.asarray(trial["b_seconds"])
+        change_pct = 100.0 * (np.median(b) / np.median(a) - 1.0)
+        move = abs(np.median(b) - np.median(a))
+        iqr = [float(np.subtract(*np.percentile(x, [75, 25]))) for x in (a, b)]
+        beyond = move > iqr[0] and move > iqr[1]
+        noise = noise_tolerance([a.tolist()], [b.tolist()])
+        outcomes.append(
+            {
+                "fraction": trial["fraction"],
+                "load": trial["load"],
+                "old_slower": bool(beyond and change_pct < -25.0),
+                "noise_slower": bool(beyond and change_pct < -noise.tolerance_pct),
+                "noise_tolerance_pct": noise.tolerance_pct,
+                "noise_detectable_pct": noise.detectable_pct,
+            }
+        )
+    return outcomes
 
 
 def plot(document: dict) -> None:
@@ -189,6 +230,7 @@ def plot(document: dict) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
     import pandas as pd
     from scipy import stats
 
@@ -204,11 +246,11 @@ def plot(document: dict) -> None:
             ),
             strict=False,
         )
-        rate = part["sum"] / part["count"]
+        rate = (part["sum"] / part["count"]).to_numpy()
         axes.errorbar(
             100 * part["fraction"],
             100 * rate,
-            yerr=[100 * (rate - low), 100 * (pd.Series(high, index=rate.index) - rate)],
+            yerr=[100 * (rate - np.asarray(low)), 100 * (np.asarray(high) - rate)],
             marker="o",
             capsize=3,
             linestyle="-" if not load else "none",
