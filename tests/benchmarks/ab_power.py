@@ -156,6 +156,7 @@ def main() -> None:
         document["compare_rules"] = compare_rules(document)
         OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
         plot(document)
+        print(table(document))
         return
     document = {
         "what": "bench ab base plant-<f> --only vanilla,torch; the planted step spins for "
@@ -222,6 +223,28 @@ def compare_rules(document: dict) -> list[dict]:
             }
         )
     return outcomes
+
+
+def table(document: dict) -> str:
+    """The README's table: per planted slowdown (and load), trials, calls, median time."""
+    import pandas as pd
+
+    frame = pd.DataFrame([t for t in document["trials"] if "verdict" in t])
+    lines = [
+        "| planted slowdown | competing process | trials | slower | faster | same | "
+        "inconclusive | median change of images/s | median wall time (s) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for (fraction, load), part in frame.groupby(["fraction", "load"]):
+        counts = part["verdict"].value_counts()
+        lines.append(
+            f"| {fraction:.0%} | {'yes' if load else 'no'} | {len(part)} | "
+            + " | ".join(
+                str(counts.get(v, 0)) for v in ("slower", "faster", "same", "inconclusive")
+            )
+            + f" | {part['change_pct'].median():+.1f}% | {part['early_stop_wall_s'].median():.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def plot(document: dict) -> None:
