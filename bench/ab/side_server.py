@@ -201,12 +201,13 @@ def main(checkout: str, threads: int) -> None:
     import torch.utils.flop_counter
 
     torch.set_num_threads(threads)
-    import implementations
+    import implementations.registry
 
+    where = os.path.dirname(os.path.abspath(implementations.registry.__file__))
     hello = {
         "ok": True,
         "protocol": PROTOCOL_VERSION,
-        "implementations": os.path.dirname(os.path.abspath(implementations.__file__)),
+        "implementations": where,
         "pid": os.getpid(),
     }
     replies.write(json.dumps(hello) + "\n")
