@@ -155,28 +155,29 @@ def make_plan(args: argparse.Namespace, suite: Suite) -> Plan:
         )
     if args.threads < 1:
         raise ConfigError(f"--threads {args.threads}; must be >= 1")
-    if suite.device != "cpu":
-        raise ConfigError(f"suite {suite.name} runs on {suite.device}; `ab` measures on the CPU")
+    settings = suite.settings
+    if settings.device != "cpu":
+        raise ConfigError(f"suite {suite.name} runs on {settings.device}; `ab` measures on the CPU")
     chosen = select_implementations(suite, args.only)
     quality_steps = None
     if args.quality:
-        quality_steps = max(suite.variant_steps.get(v, suite.steps) for v, _ in chosen)
+        quality_steps = max(suite.settings_for(v).steps for v, _ in chosen)
     return Plan(
         implementations=chosen,
         dataset=suite.dataset,
         data_dir=str(args.data_dir) if args.data_dir else None,
-        preset=suite.spec_preset,
+        preset=settings.spec_preset,
         batch_size=suite.batch_sizes[0],
         seed=suite.seeds[0],
         threads=args.threads,
         measure=MeasureSettings(
             budget_s=args.budget_s,
             min_effect_pct=args.min_effect,
-            warmup_steps=suite.warmup_steps,
+            warmup_steps=settings.warmup_steps,
             stop_early=not args.full_budget,
         ),
         quality_steps=quality_steps,
-        quality_samples=min(suite.eval_samples, 2000),
+        quality_samples=min(settings.eval_samples, 2000),
     )
 
 
