@@ -184,7 +184,7 @@ def test_a_planted_30pct_slowdown_of_vanilla_torch_is_slower_exit_1(tmp_path):
     )
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert lines[-2].startswith("REGRESSION: 1 slower")
+    assert lines[-3].startswith("REGRESSION: 1 slower")  # then the result and report lines
     result = json.loads(next(out.glob("ab-*.json")).read_text())
     entry = result["implementations"][0]
     assert entry["verdict"] == "slower"
