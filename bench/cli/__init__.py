@@ -1,4 +1,4 @@
-"""python -m bench {run,compare,save-baseline,report,gpu-check,list,env}: the command line.
+"""python -m bench {run,compare,save-baseline,ab,report,gpu-check,list,env}: the command line.
 
 Each sub-command lives in one module of this package with a `register(commands)`
 that adds its parser and sets its handler (`handler(args) -> exit status`);
@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from bench.ab import cli as ab
 from bench.cli import compare, info, report, run
 from bench.cli.common import EXIT_BAD_INPUT, OneLineParser
 from bench.config import ConfigError
@@ -25,6 +26,7 @@ from bench.results import ResultsError
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     run.register,
     compare.register,
+    ab.register,
     report.register,
     info.register,
 )

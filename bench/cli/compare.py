@@ -11,8 +11,10 @@ COMPARE_HELP = """\
 Exit status: 0 no regression, 1 something regressed (slower, worse, changed, failed),
 2 bad input. Throughput is called slower only when its median over timing windows
 dropped by more than the tolerance AND by more than the inter-quartile range of the
-windows of both runs. Default tolerance: 25% on a CPU (two processes on a 2-core CPU
-were seen 40% apart for the same step), 5% on a GPU. On a CPU, or when the device
+windows of both runs. Default tolerance: derived from the noise both inputs show
+(z(0.975) x the larger of window and seed spread, both sides combined; never below 5%),
+and the line says the smallest change it could have detected; `bench ab` measures
+small changes on a CPU. On a CPU, or when the device
 names differ, images/s relative to a reference matmul timed in the same process is
 compared (the output says which figure it used). FLOPs per step and parameter counts
 must match exactly. Quality is worse when a metric's mean over seeds moved the wrong
@@ -43,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--max-slowdown",
         type=float,
         metavar="PCT",
-        help="throughput tolerance in percent (default: 25 on cpu, 5 on cuda)",
+        help="throughput tolerance in percent (default: from the noise of both inputs)",
     )
     compare.add_argument(
         "--max-quality-loss",

@@ -6,8 +6,8 @@ gets one verdict (a `Verdict` value), the worst of its checks:
 
 - throughput: the median images/s over every timing window of every seed.
   `slower` (or `faster`) needs both: the median moved by more than the
-  tolerance (default 25% on a CPU, where two processes on a 2-core machine
-  were seen 40% apart for the same step, 5% on a GPU), and the move is
+  tolerance (default: derived from the window and seed spread both sides
+  show, never below 5%; bench/noise_tolerance.py), and the move is
   larger than the inter-quartile range (IQR, 75th minus 25th percentile) of
   the windows of each run, so noise does not cry wolf. On a CPU, and
   wherever the two sides ran on differently named devices, the figure is
@@ -39,8 +39,6 @@ from bench.catalogue import Kind, of_kind
 from bench.compare.quality import quality_checks, work_check
 from bench.compare.text import format_comparison
 from bench.compare.throughput import (
-    DEFAULT_MAX_SLOWDOWN_PCT,
-    default_tolerance_pct,
     iqr,
     same_device_rows,
     throughput_check,
@@ -60,7 +58,6 @@ from bench.results import Row
 
 __all__ = [
     "DEFAULT_MAX_QUALITY_LOSS_PCT",
-    "DEFAULT_MAX_SLOWDOWN_PCT",
     "REGRESSIONS",
     "THROUGHPUT",
     "UNSUPPORTED",
@@ -93,7 +90,8 @@ def compare_rows(
 ) -> Comparison:
     """Verdicts for every identity in either side; CompareError when none is in both.
 
-    max_slowdown_pct None means the device's default (DEFAULT_MAX_SLOWDOWN_PCT).
+    max_slowdown_pct None: the tolerance comes from the noise the inputs show
+    (bench/noise_tolerance.py).
     """
     if not baseline:
         raise CompareError("the baseline holds no rows")
@@ -154,11 +152,8 @@ def compare_identity(
     if not baseline_ok:
         return IdentityComparison(identity, Verdict.NEW, note="no baseline run of it finished ok")
     baseline_ok, device_note = same_device_rows(baseline_ok, current)
-    tolerance_pct = (
-        max_slowdown_pct if max_slowdown_pct is not None else default_tolerance_pct(identity.device)
-    )
     checks = [
-        throughput_check(baseline_ok, current, tolerance_pct),
+        throughput_check(baseline_ok, current, max_slowdown_pct),
         *(work_check(metric, baseline_ok, current) for metric in of_kind(Kind.WORK)),
         *quality_checks(baseline_ok, current, max_quality_loss_pct),
     ]

@@ -22,8 +22,10 @@ def format_comparison(comparison: Comparison, baseline_name: str, current_name: 
                 f"throughput {percent(throughput.change_pct)}: {throughput.figure} "
                 f"({throughput.note}) {number(throughput.baseline)} -> "
                 f"{number(throughput.current)}, window IQR {number(throughput.spread_baseline)} "
-                f"| {number(throughput.spread_current)}, tolerance {throughput.threshold:g}%"
+                f"| {number(throughput.spread_current)}, tolerance {throughput.threshold:.3g}%"
             )
+            if throughput.detectable_pct is not None:
+                summary += f" (from the noise; detectable {throughput.detectable_pct:.3g}%)"
         lines.append(f"{entry.verdict:<8} {entry.identity!s:<{width}}  {summary}")
         details = [c for c in entry.checks if c.name != THROUGHPUT and c.verdict != Verdict.SAME]
         if throughput is not None and throughput.verdict == Verdict.NOT_COMPARED:

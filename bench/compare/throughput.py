@@ -1,6 +1,7 @@
 """The throughput check: median images/s over pooled timing windows, against the spread.
 
-`slower` (or `faster`) needs both: the median moved by more than the tolerance,
+`slower` (or `faster`) needs both: the median moved by more than the tolerance (given,
+or derived from the window and seed spread: bench/noise_tolerance.py),
 and the move is larger than the inter-quartile range of the windows of each run,
 so noise does not cry wolf. On a CPU, and wherever the two sides ran on
 differently named devices, the figure is images/s relative to a reference matmul
@@ -16,24 +17,30 @@ import numpy as np
 
 from bench.catalogue import IMAGES_PER_S, IMAGES_PER_S_RELATIVE
 from bench.compare.verdicts import THROUGHPUT, Check, Verdict
+from bench.noise_tolerance import noise_tolerance
 from bench.results import Row
 
-# two processes on a 2-core machine were seen 40% apart for the same step
-DEFAULT_MAX_SLOWDOWN_PCT: dict[str, float] = {"cpu": 25.0, "cuda": 5.0}
 
+def throughput_check(
+    baseline: list[Row], current: list[Row], tolerance_pct: float | None = None
+) -> Check:
+    """Median over pooled windows; a change must beat the tolerance and both runs' IQR.
 
-def default_tolerance_pct(device: str) -> float:
-    """The device kind's default tolerance (an unknown kind gets the CPU's)."""
-    return DEFAULT_MAX_SLOWDOWN_PCT.get(device, DEFAULT_MAX_SLOWDOWN_PCT["cpu"])
-
-
-def throughput_check(baseline: list[Row], current: list[Row], tolerance_pct: float) -> Check:
-    """Median over pooled windows; a change must beat the tolerance and both runs' IQR."""
+    tolerance_pct None: derived from the window and seed spread of both sides
+    (bench/noise_tolerance.py), which also gives the smallest change it could detect.
+    """
     figure, why = throughput_figure(baseline, current)
     baseline_windows = figure_windows(baseline, figure)
     current_windows = figure_windows(current, figure)
     if not baseline_windows or not current_windows:
         return Check(THROUGHPUT, Verdict.NOT_COMPARED, note="no timing windows on one side")
+    detectable_pct = None
+    if tolerance_pct is None:
+        noise = noise_tolerance(
+            [figure_windows([row], figure) for row in baseline],
+            [figure_windows([row], figure) for row in current],
+        )
+        tolerance_pct, detectable_pct = noise.tolerance_pct, noise.detectable_pct
     baseline_median = float(np.median(baseline_windows))
     current_median = float(np.median(current_windows))
     if baseline_median <= 0:
@@ -59,6 +66,7 @@ def throughput_check(baseline: list[Row], current: list[Row], tolerance_pct: flo
         figure=figure,
         spread_baseline=baseline_iqr,
         spread_current=current_iqr,
+        detectable_pct=detectable_pct,
     )
 
 

@@ -58,6 +58,7 @@ class Check:
     figure: str | None = None  # throughput: images_per_s or images_per_s_relative
     spread_baseline: float | None = None  # throughput: window IQR, in the figure's units
     spread_current: float | None = None
+    detectable_pct: float | None = None  # throughput: smallest change the noise let it see
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,219 @@
+"""One side of `bench ab`: a resident process that trains one implementation of one revision.
+
+    python DRIVER/bench/ab/side_server.py CHECKOUT
+
+Started by the driver (bench/ab/side.py) with the side's checkout first on sys.path, so
+`implementations` (the models and their train steps, what a revision changes) is the
+side's own. This file is the driver's and imports nothing else of the driver's: the
+timing loop, the batches and the FLOP counter are the same code on both sides, so only
+the side's `to_device`, `train_step`, `synchronize`, `num_params`, `sample`, `classify`,
+`make_spec` and registry `build` differ between A and B.
+
+Requests and replies are JSON lines; replies go to the original stdout, which is moved
+aside first so that nothing the side prints can corrupt them. Each reply has "ok"; a
+failure has "kind" (PROTOCOL: this revision lacks what the driver calls; UNSUPPORTED:
+the implementation does not exist there; ERROR: it raised) and a one-line "error".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+PROTOCOL_VERSION = 1
+PROTOCOL, UNSUPPORTED, ERROR = "protocol", "unsupported", "error"
+
+
+class SideError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Side:
+    """The built implementation, its batch stream and the timing loop."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        import numpy as np
+
+        data = np.load(request["data"])
+        self.images, self.labels = data["train_images"], data["train_labels"]
+        self.test_images = data["test_images"]
+        self.request = request
+        self.batch_size = int(request["batch_size"])
+        self.rng = np.random.default_rng(int(request["seed"]))
+        self.spec = _make_spec(request, self.images.shape[1:], int(data["num_classes"]))
+        self.gan = _build(request, self.spec)
+
+    def batches(self, steps: int, rng: Any, gan: Any = None) -> list[tuple[Any, Any, Any]]:
+        """`steps` random batches, staged on the device by `gan` (outside any clock)."""
+        import numpy as np
+
+        gan = gan or self.gan
+        mask = None
+        if "semi" in str(getattr(self.spec, "loss", "")):
+            mask = np.arange(self.batch_size) < self.batch_size // 2
+        staged = []
+        for _ in range(steps):
+            chosen = rng.choice(len(self.images), self.batch_size, replace=False)
+            staged.append(gan.to_device(self.images[chosen], self.labels[chosen], mask))
+        return staged
+
+    def window(self, steps: int) -> dict[str, Any]:
+        """Time `steps` train steps: synchronised at both ends, losses read after the clock."""
+        staged = self.batches(steps, self.rng)
+        self.gan.synchronize()
+        started = time.perf_counter()
+        losses = [self.gan.train_step(*batch) for batch in staged]
+        self.gan.synchronize()
+        seconds = time.perf_counter() - started
+        last = {name: float(value) for name, value in losses[-1].items()}
+        if not all(math.isfinite(v) for v in last.values()):
+            raise SideError(ERROR, f"non-finite loss after a timing window: {last}")
+        return {"seconds": seconds, "steps": steps}
+
+    def facts(self) -> dict[str, Any]:
+        """Parameter counts and FLOPs per step: exact, compared exactly."""
+        params = {name: int(count) for name, count in self.gan.num_params().items()}
+        return {"params": params, "flops_per_step": self._flops()}
+
+    def _flops(self) -> int | None:
+        """torch's FlopCounterMode over one train_step of the side's torch twin (bench/flops.py)."""
+        import numpy as np
+        from torch.utils.flop_counter import FlopCounterMode
+
+        try:
+            twin = _build({**self.request, "framework": "torch"}, self.spec)
+        except SideError:
+            return None  # no torch twin in this revision: nothing to count on
+        staged = self.batches(1, np.random.default_rng(int(self.request["seed"])), twin)[0]
+        with FlopCounterMode(display=False) as counter:
+            twin.train_step(*staged)
+        return int(counter.get_total_flops())
+
+    def quality(self, steps: int, samples: int, out: str) -> dict[str, Any]:
+        """A fresh model, `steps` steps from the seed, then samples (and test logits) to `out`."""
+        import numpy as np
+
+        gan = _build(self.request, self.spec)
+        rng = np.random.default_rng(int(self.request["seed"]))
+        for _ in range(steps):
+            gan.train_step(*self.batches(1, rng, gan)[0])
+        gan.synchronize()
+        conditional = self.spec.generator_input[0] > self.spec.latent_dim
+        labels = np.arange(samples) % int(self.spec.num_classes) if conditional else None
+        arrays = {"samples": gan.sample(samples, labels, seed=int(self.request["seed"]))}
+        if labels is not None:
+            arrays["sample_labels"] = labels
+        try:
+            arrays["test_logits"] = gan.classify(self.test_images)
+        except Exception as error:
+            if type(error).__name__ != "UnsupportedOperationError":
+                raise
+        np.savez(out, **arrays)
+        return {"out": out}
+
+
+def _make_spec(request: dict[str, Any], image_shape: Any, num_classes: int) -> Any:
+    try:
+        from implementations.spec import make_spec
+    except ImportError as error:
+        raise SideError(PROTOCOL, f"implementations.spec.make_spec: {error}") from None
+    try:
+        return make_spec(request["variant"], tuple(image_shape), num_classes, request["preset"])
+    except ValueError as error:
+        raise SideError(UNSUPPORTED, str(error)) from None
+
+
+def _build(request: dict[str, Any], spec: Any) -> Any:
+    try:
+        from implementations import registry
+        from implementations.api import BuildOptions
+    except ImportError as error:
+        raise SideError(PROTOCOL, f"implementations.registry/api: {error}") from None
+    wanted = {"seed": int(request["seed"]), "device": "cpu", "deterministic": True}
+    known = {f.name for f in dataclasses.fields(BuildOptions)}
+    options = BuildOptions(**{k: v for k, v in wanted.items() if k in known})
+    try:
+        return registry.build(request["framework"], request["variant"], spec, options)
+    except registry.UnknownImplementationError as error:
+        raise SideError(UNSUPPORTED, str(error)) from None
+
+
+def pin(cpus: list[int]) -> None:
+    """Run every thread of this process on `cpus` only (Linux; elsewhere a no-op)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            os.sched_setaffinity(int(task), set(cpus))
+
+
+def serve(replies: Any) -> None:
+    """Answer requests from stdin until "quit" or end of input."""
+    side: Side | None = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request.get("op")
+        try:
+            if op == "quit":
+                return
+            if op == "build":
+                started = time.perf_counter()
+                side = Side(request)
+                reply = {"build_s": time.perf_counter() - started, **side.facts()}
+            elif side is None:
+                raise SideError(PROTOCOL, f"request {op!r} before build")
+            elif op == "window":
+                if request.get("cpus"):
+                    pin(request["cpus"])
+                reply = side.window(int(request["steps"]))
+            elif op == "quality":
+                reply = side.quality(int(request["steps"]), int(request["samples"]), request["out"])
+            else:
+                raise SideError(PROTOCOL, f"unknown request {op!r}")
+            reply["ok"] = True
+        except SideError as error:
+            reply = {"ok": False, "kind": error.kind, "error": str(error)}
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            first = (str(error).strip().splitlines() or [""])[0]
+            reply = {"ok": False, "kind": ERROR, "error": f"{type(error).__name__}: {first}"}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+def main(checkout: str, threads: int) -> None:
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever the side prints goes to stderr, never into the replies
+    sys.path[0] = checkout  # the side's tree, not this file's folder
+    # torch, torch._dynamo and the FLOP counter before any tensorflow a side imports: in the
+    # other order importing them segfaults (the FLOP count of a tf side needs them later)
+    import torch
+    import torch._dynamo
+    import torch.utils.flop_counter
+
+    torch.set_num_threads(threads)
+    import implementations.registry
+
+    where = os.path.dirname(os.path.abspath(implementations.registry.__file__))
+    hello = {
+        "ok": True,
+        "protocol": PROTOCOL_VERSION,
+        "implementations": where,
+        "pid": os.getpid(),
+    }
+    replies.write(json.dumps(hello) + "\n")
+    replies.flush()
+    serve(replies)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
