@@ -43,6 +43,7 @@ LABEL_FIELDS: dict[str, str] = {
     "steps": "{} steps",
     "spec_preset": "{} widths",
     "ssl_labels": "{} labels",
+    "train_budget_s": "{} s budget",
 }
 METRICS: tuple[str, ...] = tuple(metric.name for metric in CATALOGUE)  # aggregated over seeds
 

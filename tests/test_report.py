@@ -9,6 +9,7 @@ why, where either is missing; `.ci/run` installs both.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import shutil
@@ -503,3 +504,18 @@ def test_sample_grid_rows_are_classes_when_the_generator_took_labels_whatever_it
     renamed = [dataclasses.replace(r, variant=f"my{r.variant}") for r in rows]
     grids = {grid.label: grid.conditional for grid in sample_grids(group_implementations(renamed))}
     assert grids == {"myconditional · torch": True, "myvanilla · torch": False}
+
+
+def test_leaderboard_and_quality_plot_show_the_references(tmp_path):
+    rows = crafted_rows(variants=("dcgan",), with_failures=False)
+    html = report(write_folder(tmp_path, rows)).read_text()
+    footer = html[html.index("<tfoot>") : html.index("</tfoot>")]
+    real = footer[footer.index('data-reference="real"') : footer.index('data-reference="noise"')]
+    noise = footer[footer.index('data-reference="noise"') :]
+    assert "training images (floor" in real and ">9.12<" in real and ">851.6<" in real
+    assert ">100.0%<" in real  # the classifier reads every training image as its label
+    assert "uniform noise (ceiling" in noise and ">2,681.50<" in noise and ">9.9%<" in noise
+    figure = html[html.index('id="plot-quality_vs_time"') :]
+    uri = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', figure)
+    svg = base64.b64decode(uri.group(1)).decode()
+    assert "training images (floor" in svg and "uniform noise (ceiling" in svg
