@@ -278,27 +278,27 @@ def impl_with(label: str, values: tuple[float, ...]) -> Candidate:
 
 
 def test_card_calls_a_winner_by_welch_and_says_how_sure():
-    # a = 1, 2, 3 and b = 4, 5, 6: 3 lower, Welch t = -3.67 on 4 df, p = 0.0213; the 95%
-    # interval's half-width is t_{0.975, 4} x sqrt(2/3) = 2.776 x 0.816 = 2.27.
-    clear = best_by("q", "FID", [impl_with("a", (1, 2, 3)), impl_with("b", (4, 5, 6))], True, "")
+    # a = 1, 2, 3 and b = 7, 8, 9: 6 lower, Welch t = -7.35 on Hsu's 2 df, p = 0.018; the
+    # 95% interval's half-width is t_{0.975, 2} x sqrt(2/3) = 4.303 x 0.816 = 3.51.
+    clear = best_by("q", "FID", [impl_with("a", (1, 2, 3)), impl_with("b", (7, 8, 9))], True, "")
     assert clear.lead is Lead.CLEAR
-    assert lead_text(clear) == "a beats b on FID: 3.00 ± 2.27 lower, p = 0.021 (3 seeds each)"
+    assert lead_text(clear) == "a beats b on FID: 6.00 ± 3.51 lower, p = 0.018 (3 seeds each)"
 
 
 def test_card_corrects_its_comparisons_together():
-    # a against b and against c: each 2.6 lower, p = 0.0334 alone, both 0.067 after Holm.
-    # b is tested first, at 0.05 / 2: its interval is t_{0.9875, 4} x sqrt(2/3) = 3.495 x
-    # 0.816 = 2.85 wide each way.
-    candidates = [impl_with(n, v) for n, v in [("a", (1, 2, 3)), ("b", (3.6, 4.6, 5.6))]]
-    candidates.append(impl_with("c", (3.6, 4.6, 5.6)))
+    # a against b and against c: each 4.2 lower, p = 0.0358 alone, both 0.0716 after Holm.
+    # b is tested first, at 0.05 / 2: its interval is t_{0.9875, 2} x sqrt(2/3) = 6.205 x
+    # 0.816 = 5.07 wide each way.
+    candidates = [impl_with(n, v) for n, v in [("a", (1, 2, 3)), ("b", (5.2, 6.2, 7.2))]]
+    candidates.append(impl_with("c", (5.2, 6.2, 7.2)))
     close = best_by("q", "FID", candidates, True, "")
     assert close.lead is Lead.WITHIN_NOISE
     other, difference = close.deciding
     assert other.label == "b" and difference.comparisons == 2
     assert difference.p_adjusted == pytest.approx(2 * difference.p_value, rel=1e-12)
     assert lead_text(close) == (
-        "too close to call: against b, 2.60 ± 2.85 lower, p = 0.067, within what 3 seeds each "
-        "can resolve (smallest detectable: 3.74 FID; Holm over 2)"
+        "too close to call: against b, 4.20 ± 5.07 lower, p = 0.072, within what 3 seeds each "
+        "can resolve (smallest detectable: 6.54 FID; Holm over 2)"
     )
 
 

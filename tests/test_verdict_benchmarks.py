@@ -48,7 +48,8 @@ def test_aa_counts_calls_per_card_and_finds_the_planted_effect(aa_rows):
         "Best quality per second of training",
     }
     for check in ("vanilla: speed", "dcgan: speed"):
-        assert result["planted"]["detection"][check]["calls"] == 20  # 1.5x against 4% noise
+        # 1.5x against 4% noise is t ~ 12: at Hsu's 2 df, Holm over 4, found 19 times in 20
+        assert result["planted"]["detection"][check]["calls"] >= 18
     rate = result["any_false_call_in_report"]
     assert rate["low"] <= rate["rate"] <= rate["high"]
 
