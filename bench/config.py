@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class RunSettings:
     # memory cap of one run, MiB (absent: none); an allocation past it fails and the row is
     # "oom" (bench/memory.py memory_cap says what is counted)
     max_mem_mb: int | None = None
+    # training seconds per run (warm-up included, evaluations not) that end it instead of
+    # `steps`; absent: steps end it (the default: steps are bit-reproducible on CPU, time is
+    # not). Windows then end at equal shares of the budget, so evaluations fall at fixed times.
+    train_budget_s: float | None = None
 
     def __post_init__(self) -> None:
         _validate_settings(self)
@@ -184,8 +189,15 @@ class RunSpec:
             f"{self.variant}-{self.framework}-{self.dataset}-{settings.device}-{self.precision}"
             f"-{self.compile}-b{self.batch_size}-n{settings.steps}-{settings.spec_preset}"
             f"-l{settings.ssl_labels}-e{settings.eval_samples}"
-            f"{'-tf32' if settings.tf32 else ''}{self._determinism_tag}-s{self.seed}"
+            f"{'-tf32' if settings.tf32 else ''}{self._determinism_tag}{self._budget_tag}"
+            f"-s{self.seed}"
         )
+
+    @property
+    def _budget_tag(self) -> str:
+        """In the run_id only with a training-time budget, so step-count ids stay stable."""
+        budget_s = self.settings.train_budget_s
+        return "" if budget_s is None else f"-t{budget_s:g}s"
 
     @property
     def _determinism_tag(self) -> str:
@@ -288,6 +300,15 @@ def _validate_settings(settings: RunSettings) -> None:
     _check_steps("steps", settings.steps, settings)
     if settings.max_mem_mb is not None:
         _check_positive("max_mem_mb", settings.max_mem_mb)
+    budget_s = settings.train_budget_s
+    if budget_s is not None:
+        if not isinstance(budget_s, int | float) or isinstance(budget_s, bool):
+            raise ConfigError(f"train_budget_s = {budget_s!r}; expected a number of seconds")
+        if not (math.isfinite(budget_s) and budget_s > 0):
+            raise ConfigError(
+                f"train_budget_s = {budget_s!r}; must be a finite number of seconds > 0 "
+                "(or absent: steps end each run)"
+            )
 
 
 def _validate(suite: Suite) -> None:

@@ -133,8 +133,27 @@ class Evaluator:
             raise NonFiniteSamplesError(step)
         result.sample_grid_png = sample_grid_png(samples, labels, self.dataset.num_classes)
         values, notes = result.values, result.notes
+        values.update(self.image_metrics(samples, labels, self.settings.seed))
+        if self.inception is None:
+            notes["fid_inception"] = self.inception_reason
+        if labels is None:
+            notes["cond_accuracy"] = f"{self.spec.variant}'s generator takes no label"
+        values.update(self._classifier_metrics(gan, notes))
+        return result
+
+    def image_metrics(
+        self, images: np.ndarray, labels: np.ndarray | None, seed: int
+    ) -> dict[str, float]:
+        """The metrics of a set of images alone, as if a generator had made them.
+
+        Parzen LL, FID and KID against the test split, and with `labels` the share the
+        classifier reads as them (cond_accuracy). A run's samples and the references
+        (bench/references.py) are scored here alike: same features, same split. `seed`
+        draws KID's subsets.
+        """
+        values: dict[str, float] = {}
         parzen = parzen_log_likelihood(
-            _unit_flat(samples), self.test_unit, self.valid_unit, device=self.settings.device
+            _unit_flat(images), self.test_unit, self.valid_unit, device=self.settings.device
         )
         values.update(
             parzen_ll=parzen.ll,
@@ -142,35 +161,30 @@ class Evaluator:
             parzen_sigma=parzen.sigma,
             parzen_samples=parzen.num_samples,
         )
-        features = self.classifier.features(samples)
+        features = self.classifier.features(images)
         values["fid_classifier"] = fid_from_features(features, self.real_classifier_features)
         values["kid_classifier"], values["kid_classifier_std"] = self._kid(
-            features, self.real_classifier_features
+            features, self.real_classifier_features, seed
         )
         if self.inception is not None and self.real_inception_features is not None:
-            inception_features = self.inception.features(samples)
+            inception_features = self.inception.features(images)
             values["fid_inception"] = fid_from_features(
                 inception_features, self.real_inception_features
             )
             values["kid_inception"], values["kid_inception_std"] = self._kid(
-                inception_features, self.real_inception_features
+                inception_features, self.real_inception_features, seed
             )
-        else:
-            notes["fid_inception"] = self.inception_reason
         if labels is not None:
-            values["cond_accuracy"] = conditional_accuracy(self.classifier, samples, labels)
-        else:
-            notes["cond_accuracy"] = f"{self.spec.variant}'s generator takes no label"
-        values.update(self._classifier_metrics(gan, notes))
-        return result
+            values["cond_accuracy"] = conditional_accuracy(self.classifier, images, labels)
+        return values
 
-    def _kid(self, features: np.ndarray, real: np.ndarray) -> tuple[float, float]:
+    def _kid(self, features: np.ndarray, real: np.ndarray, seed: int) -> tuple[float, float]:
         return kid_from_features(
             features,
             real,
             num_subsets=KID_SUBSETS,
             subset_size=KID_SUBSET_SIZE,
-            seed=self.settings.seed,
+            seed=seed,
         )
 
     def _classifier_metrics(self, gan: GAN, notes: dict[str, str]) -> dict[str, float]:

@@ -23,6 +23,7 @@ from implementations.registry import FRAMEWORK_PACKAGES
 
 if TYPE_CHECKING:  # the evaluation imports torch (its metrics); the driver must not
     from bench.evaluation import Evaluation
+    from bench.references import Reference
     from bench.timing import TrainingMeasurement
     from implementations.api import GAN, RunFacts
 
@@ -106,6 +107,7 @@ class RunRecord:
     evaluations: list[Evaluation] = field(default_factory=list)
     eval_wall_s: float = 0.0
     ssl_baseline_accuracy: float | None = None
+    references: tuple[Reference, Reference] | None = None  # (real, noise)
     notes: dict[str, str] = field(default_factory=dict)  # why a non-quality field is null
 
 
@@ -174,6 +176,7 @@ def measurement_fields(measurement: TrainingMeasurement) -> dict[str, Any]:
         "compile_s": measurement.compile_s,
         "warmup_steps": measurement.warmup_steps,
         "timed_steps": measurement.timed_steps,
+        "steps_reached": measurement.steps_done,
         "train_wall_s": measurement.train_wall_s,
         "history": measurement.history,
         "final_losses": measurement.final_losses,
@@ -182,7 +185,10 @@ def measurement_fields(measurement: TrainingMeasurement) -> dict[str, Any]:
 
 def evaluation_fields(record: RunRecord) -> dict[str, Any]:
     """The last evaluation's metrics, notes and grid, the history, and ssgan's baseline."""
-    final = {"ssl_baseline_accuracy": record.ssl_baseline_accuracy}
+    final: dict[str, Any] = {"ssl_baseline_accuracy": record.ssl_baseline_accuracy}
+    if record.references is not None:
+        real, noise = record.references
+        final.update(reference_real=real.row_values(), reference_noise=noise.row_values())
     if not record.evaluations:
         return {
             "eval_wall_s": record.eval_wall_s or None,

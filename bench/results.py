@@ -51,6 +51,7 @@ RUN_IDENTITY_FIELDS: tuple[str, ...] = (
     "max_mem_mb",
     "tf32",
     "eval_samples",
+    "train_budget_s",
 )
 # What makes two rows the same implementation in the report: everything but the seed.
 IMPLEMENTATION_FIELDS: tuple[str, ...] = (
@@ -64,6 +65,7 @@ IMPLEMENTATION_FIELDS: tuple[str, ...] = (
     "steps",
     "spec_preset",
     "ssl_labels",
+    "train_budget_s",
 )
 # Rows written before `label_use` existed: the built-in variants that used labels then.
 LABEL_USE_BEFORE_FIELD: dict[str, str] = {"conditional": "conditional", "ssgan": "semi_supervised"}
@@ -113,6 +115,10 @@ class Row:
     compile_s: float | None = None  # wall time of the warm-up steps (tracing, compiling)
     warmup_steps: int | None = None
     timed_steps: int | None = None
+    # the suite's training-time budget, seconds (None: `steps` ended the run), and the steps
+    # the run reached (warm-up included): with a budget, `steps` is the suite's, unused
+    train_budget_s: float | None = None
+    steps_reached: int | None = None
     peak_mem_mb: float | None = None
     peak_mem_kind: str | None = None  # "process_rss" on CPU, "device_allocator" on GPU
     params_generator: int | None = None
@@ -164,6 +170,10 @@ class Row:
     sample_grid_png: str | None = None
     # every evaluation point: {"step", "train_s", metric: value, ...}, for quality-vs-time
     eval_history: list[dict[str, Any]] = field(default_factory=list)
+    # what good and bad look like in the same metrics (bench/references.py): training images
+    # and uniform noise scored as if generated, metric name -> value
+    reference_real: dict[str, float | None] = field(default_factory=dict)
+    reference_noise: dict[str, float | None] = field(default_factory=dict)
     # provenance
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None

@@ -12,6 +12,9 @@
 - images/s is the median over windows; step_ms p50/p90 are percentiles of
   the windows' mean step times. Per-step times would need a device sync per
   step, which would itself change a GPU's throughput.
+- With a training-time budget (the suite's `train_budget_s`) the run ends by the
+  training clock instead of a step count: each window is sized, from the step
+  time of the one before, to end at its share of the budget.
 """
 
 from __future__ import annotations
@@ -94,6 +97,26 @@ def window_sizes(timed_steps: int, windows: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(windows)]
 
 
+def budget_window_steps(
+    budget_s: float, windows: int, index: int, measurement: TrainingMeasurement
+) -> int:
+    """Steps of timed window `index` (from 1) so that it ends near budget x index / windows.
+
+    The time left after the warm-up is cut into `windows` equal slices; each window aims at
+    the end of its slice on the training clock (train_wall_s), at the step time of the window
+    before (the warm-up's, compile included, for the first), so errors never accumulate.
+    At least one step, even when the clock is already past the slice.
+    """
+    target_s = measurement.compile_s + (budget_s - measurement.compile_s) * index / windows
+    if measurement.window_s:
+        step_s = measurement.window_s[-1] / measurement.window_steps[-1]
+    else:
+        step_s = measurement.compile_s / max(measurement.warmup_steps, 1)
+    if step_s <= 0.0:
+        return 1
+    return max(1, round((target_s - measurement.train_wall_s) / step_s))
+
+
 def measure_training(
     gan: GAN,
     batches: Iterator[Batch],
@@ -103,11 +126,21 @@ def measure_training(
     windows: int,
     on_progress: ProgressCallback | None = None,
     on_window_end: WindowCallback | None = None,
+    train_budget_s: float | None = None,
 ) -> TrainingMeasurement:
-    """Train for `steps` steps (warm-up included) and measure throughput as documented above."""
+    """Train for `steps` steps (warm-up included) and measure throughput as documented above.
+
+    With `train_budget_s`, train for that many seconds of training instead (warm-up
+    included, evaluations not): window k ends near budget x k / windows, so evaluations after
+    given windows fall at fixed points in time, and `steps` is not used.
+    """
     measurement = TrainingMeasurement(batch_size=batch_size, warmup_steps=warmup_steps)
+    sizes = [warmup_steps, *window_sizes(steps - warmup_steps, windows)]
     step = 0
-    for index, window in enumerate([warmup_steps, *window_sizes(steps - warmup_steps, windows)]):
+    for index in range(windows + 1):
+        window = sizes[index]
+        if train_budget_s is not None and index > 0:
+            window = budget_window_steps(train_budget_s, windows, index, measurement)
         staged = [gan.to_device(*next(batches)) for _ in range(window)]
         gan.synchronize()
         start = time.perf_counter()

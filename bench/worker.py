@@ -27,6 +27,7 @@ import numpy as np
 import torch._dynamo  # noqa: F401
 from tqdm import tqdm
 
+from bench import references
 from bench.config import RunSpec, default_cache_dir
 from bench.datasets import (
     Dataset,
@@ -117,6 +118,7 @@ def _train(spec: RunSpec, record: RunRecord) -> None:
     record.gan = registry.build(spec.framework, spec.variant, gan_spec, build_options(spec))
     started = time.perf_counter()
     evaluator = Evaluator(dataset, gan_spec, evaluation_settings(spec))
+    record.references = references.load_or_compute(evaluator, evaluator_cache_dir(spec))
     record.eval_wall_s += time.perf_counter() - started
     # The framework, the model and the reference classifier are loaded: the cap starts here.
     with memory_cap(settings.max_mem_mb):
@@ -201,6 +203,7 @@ def _timed_training(
         settings.timing_windows,
         on_progress,
         on_window,
+        train_budget_s=settings.train_budget_s,
     )
 
 
@@ -262,8 +265,13 @@ def evaluation_settings(spec: RunSpec) -> EvaluationSettings:
         probe_labels=settings.ssl_labels,
         seed=spec.seed,
         device=settings.device,
-        cache_dir=Path(spec.cache_dir) if spec.cache_dir else default_cache_dir(),
+        cache_dir=evaluator_cache_dir(spec),
     )
+
+
+def evaluator_cache_dir(spec: RunSpec) -> Path:
+    """Where reference classifiers and references are cached for this run."""
+    return Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
 
 
 def _die_with_parent() -> bool:

@@ -3,9 +3,9 @@
 A report reads by implementation (variant x framework x the configuration that
 varies), never by run: every figure is a mean over seeds with its spread and n,
 so a folder of 10,000 rows becomes a few dozen lines. A lead or a difference is
-called real only when it exceeds that spread; with one seed there is no spread,
-and the report says so instead of guessing. Which figures there are comes from
-the metric catalogue (bench/catalogue.py).
+called real only by a test over the seeds (reports/significance.py); with one
+seed there is nothing to test, and the report says so instead of guessing. Which
+figures there are comes from the metric catalogue (bench/catalogue.py).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ LABEL_FIELDS: dict[str, str] = {
     "steps": "{} steps",
     "spec_preset": "{} widths",
     "ssl_labels": "{} labels",
+    "train_budget_s": "{} s budget",
 }
 METRICS: tuple[str, ...] = tuple(metric.name for metric in CATALOGUE)  # aggregated over seeds
 
@@ -129,6 +130,11 @@ class Implementation:
 
     def stat(self, metric: str) -> Stat:
         return self.stats.get(metric, EMPTY)
+
+    def seed_values(self, metric: str) -> tuple[float, ...]:
+        """The metric's finite value in each ok run: what a verdict test compares."""
+        values = (getattr(row, metric) for row in self.ok_rows)
+        return tuple(float(v) for v in values if v is not None and math.isfinite(v))
 
     def recorded(self, metric: str) -> bool:
         """Whether any run recorded the metric: it applies to this implementation's label use."""
@@ -261,13 +267,6 @@ def quality_metric(
             PARZEN_LL.better is Better.LOWER,
         )
     return None
-
-
-def exceeds_spread(first: Stat, second: Stat) -> bool | None:
-    """Whether mean ± std of the two do not overlap; None when either has no spread."""
-    if first.mean is None or second.mean is None or not (first.has_spread and second.has_spread):
-        return None
-    return abs(first.mean - second.mean) > first.std + second.std  # type: ignore[operator]
 
 
 def pareto_front(points: Sequence[tuple[float, float]], lower_is_better: bool) -> list[int]:

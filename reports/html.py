@@ -33,6 +33,7 @@ from reports.sections.failures import failure_groups
 from reports.sections.frameworks import framework_twins, twin_views
 from reports.sections.leaderboard import leaderboard_table
 from reports.sections.raw import RAW_TABLE_MAX_ROWS, raw_csv_data_uri, raw_table
+from reports.sections.references import reference_lines
 from reports.sections.samples import sample_grids
 
 __all__ = ["REPORT_FILE", "ReportError", "environment_facts", "mix_warning", "render", "report"]
@@ -133,18 +134,19 @@ def render(
     implementations = group_implementations(rows)
     space = feature_space(rows)
     quality = quality_metric(implementations, space)
+    references = reference_lines(rows)
     environment = template_environment()
     return environment.get_template(TEMPLATE).render(
         title=title(rows),
         environment=environment_facts(rows, space, source, skipped),
         mix_warning=mix_warning(rows),
         summary=summary(rows, implementations),
-        leaderboard=leaderboard_table(implementations, space, dict(verdicts or {})),
+        leaderboard=leaderboard_table(implementations, space, dict(verdicts or {}), references),
         choices=[choice_view(choice) for choice in choices(implementations, quality)],
         twins=twin_views(framework_twins(implementations, quality), quality),
         quality=quality,
         space=space,
-        figures=plots.figures(implementations, quality),
+        figures=plots.figures(implementations, quality, references),
         grids=sample_grids(implementations),
         failures=failure_groups(implementations),
         raw_rows=raw_table(rows),

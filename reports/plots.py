@@ -22,11 +22,13 @@ from matplotlib.ticker import FuncFormatter
 
 from bench.catalogue import IMAGES_PER_S
 from reports.aggregate import Implementation, Quality, Stat, pareto_front
+from reports.sections.references import ReferenceLine
 
 FRAMEWORK_STYLE: dict[str, dict[str, str]] = {
     "torch": {"linestyle": "-", "marker": "o", "hatch": ""},
     "tf": {"linestyle": "--", "marker": "s", "hatch": "//"},
 }
+REFERENCE_COLOURS = {"real": "#2a9d2a", "noise": "#b22222"}  # the floor green, the ceiling red
 OTHER_STYLE = {"linestyle": ":", "marker": "^", "hatch": ".."}
 PALETTE = (
     "#1f77b4",
@@ -71,12 +73,16 @@ def svg_data_uri(figure: Figure) -> str:
 
 
 def figures(
-    implementations: Sequence[Implementation], quality: Quality | None
+    implementations: Sequence[Implementation],
+    quality: Quality | None,
+    references: Sequence[ReferenceLine] = (),
 ) -> dict[str, str | None]:
     """The report's four figures by name; None where there is nothing to draw."""
     return {
         "throughput": throughput_bars(implementations),
-        "quality_vs_time": quality_vs_time(implementations, quality) if quality else None,
+        "quality_vs_time": (
+            quality_vs_time(implementations, quality, references) if quality else None
+        ),
         "quality_vs_throughput": (
             quality_vs_throughput(implementations, quality) if quality else None
         ),
@@ -145,8 +151,13 @@ def mean_curve(
     return means["x"].to_numpy(), means["y"].to_numpy()
 
 
-def quality_vs_time(implementations: Sequence[Implementation], quality: Quality) -> str | None:
-    """Quality at each evaluation against training wall time, every implementation on one axis."""
+def quality_vs_time(
+    implementations: Sequence[Implementation],
+    quality: Quality,
+    references: Sequence[ReferenceLine] = (),
+) -> str | None:
+    """Quality at each evaluation against training wall time, every implementation on one axis,
+    with the references (training images, noise) as horizontal lines."""
     colours = variant_colours(implementations)
     curves = []
     for impl in implementations:
@@ -169,13 +180,24 @@ def quality_vs_time(implementations: Sequence[Implementation], quality: Quality)
                 markersize=4,
                 label=impl.label,
             )
+        levels = [(line, line.value(quality.metric)) for line in references]
+        for line, level in levels:
+            if level is not None:
+                axes.axhline(
+                    level,
+                    color=REFERENCE_COLOURS[line.kind],
+                    linestyle=":",
+                    linewidth=1.2,
+                    label=line.label,
+                )
         axes.set_xlabel("training wall time (s, evaluation excluded)")
         axes.set_ylabel(quality.name + (" (lower is better)" if quality.lower_is_better else ""))
         values = [v for _, _, ys in curves for v in ys]
+        values += [level for _, level in levels if level is not None]
         if min(values) > 0 and max(values) > 10 * min(values):  # FID falls by decades early on
             axes.set_yscale("log")
             plain_log_ticks(axes.yaxis, values)
-        _legend(axes, len(curves))
+        _legend(axes, len(curves) + sum(level is not None for _, level in levels))
         return svg_data_uri(figure)
 
 

@@ -9,6 +9,7 @@ why, where either is missing; `.ci/run` installs both.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import shutil
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.compare import Check, Identity, IdentityComparison, Verdict
@@ -25,15 +27,15 @@ from reports import ReportError, report
 from reports.aggregate import (
     Implementation,
     Stat,
-    exceeds_spread,
     feature_space,
     group_implementations,
     pareto_front,
     quality_metric,
 )
-from reports.sections.choose import Lead, best_by, lead_text, time_to_target
+from reports.sections.choose import Candidate, Lead, best_by, lead_text, time_to_target
 from reports.sections.frameworks import framework_twins
 from reports.sections.samples import sample_grids
+from reports.significance import Outcome
 from tests.conftest import REPO_ROOT, import_or_skip_unless_ci, run_cli, skip_unless_ci
 from tests.report_rows import MALICIOUS_ERROR, crafted_rows, write_rows_fast
 
@@ -267,36 +269,54 @@ def test_ten_thousand_rows_stay_fast_and_short(tmp_path):
 # ----------------------------------------------------------------------------- judgement
 
 
-def impl_with(
-    label: str, mean: float, std: float | None, n: int = 3
-) -> tuple[Implementation, Stat]:
+def impl_with(label: str, values: tuple[float, ...]) -> Candidate:
     impl = Implementation(label, label, "vanilla", "torch", {}, [])
-    return impl, Stat(mean, std, n)
+    mean = sum(values) / len(values)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return Candidate(impl, Stat(mean, std, len(values)), values)
 
 
-def test_lead_within_seed_noise_is_too_close_to_call():
-    close = best_by("q", "FID", [impl_with("a", 20.0, 1.5), impl_with("b", 21.0, 1.5)], True, "")
-    assert close.pick.label == "a" and close.lead is Lead.WITHIN_NOISE
-    assert lead_text(close) == "too close to call: the lead is within the seed noise"
-    clear = best_by("q", "FID", [impl_with("a", 20.0, 0.5), impl_with("b", 25.0, 0.5)], True, "")
-    assert clear.lead is Lead.CLEAR and lead_text(clear) == "clear lead: larger than the seed noise"
-    one_seed = best_by(
-        "q", "FID", [impl_with("a", 20.0, None, 1), impl_with("b", 25.0, None, 1)], True, ""
+def test_card_calls_a_winner_by_welch_and_says_how_sure():
+    # a = 1, 2, 3 and b = 7, 8, 9: 6 lower, Welch t = -7.35 on Hsu's 2 df, p = 0.018; the
+    # 95% interval's half-width is t_{0.975, 2} x sqrt(2/3) = 4.303 x 0.816 = 3.51.
+    clear = best_by("q", "FID", [impl_with("a", (1, 2, 3)), impl_with("b", (7, 8, 9))], True, "")
+    assert clear.lead is Lead.CLEAR
+    assert lead_text(clear) == "a beats b on FID: 6.00 ± 3.51 lower, p = 0.018 (3 seeds each)"
+
+
+def test_card_corrects_its_comparisons_together():
+    # a against b and against c: each 4.2 lower, p = 0.0358 alone, both 0.0716 after Holm.
+    # b is tested first, at 0.05 / 2: its interval is t_{0.9875, 2} x sqrt(2/3) = 6.205 x
+    # 0.816 = 5.07 wide each way.
+    candidates = [impl_with(n, v) for n, v in [("a", (1, 2, 3)), ("b", (5.2, 6.2, 7.2))]]
+    candidates.append(impl_with("c", (5.2, 6.2, 7.2)))
+    close = best_by("q", "FID", candidates, True, "")
+    assert close.lead is Lead.WITHIN_NOISE
+    other, difference = close.deciding
+    assert other.label == "b" and difference.comparisons == 2
+    assert difference.p_adjusted == pytest.approx(2 * difference.p_value, rel=1e-12)
+    assert lead_text(close) == (
+        "too close to call: against b, 4.20 ± 5.07 lower, p = 0.072, within what 3 seeds each "
+        "can resolve (smallest detectable: 6.54 FID; Holm over 2)"
     )
-    assert one_seed.lead is Lead.NO_SPREAD and "one seed" in lead_text(one_seed)
+
+
+def test_card_with_one_seed_calls_nothing_and_says_why():
+    one_seed = best_by("q", "FID", [impl_with("a", (20.0,)), impl_with("b", (25.0,))], True, "")
+    assert one_seed.lead is Lead.NO_SPREAD
+    assert lead_text(one_seed).startswith("too close to call: 1 seed on a side")
 
 
 def test_higher_is_better_picks_the_largest():
     choice = best_by(
-        "q", "images/s", [impl_with("a", 10.0, 1.0), impl_with("b", 50.0, 1.0)], False, ""
+        "q",
+        "images/s",
+        [impl_with("a", (9.0, 10.0, 11.0)), impl_with("b", (50.0, 51.0))],
+        False,
+        "",
     )
     assert choice.pick.label == "b" and choice.runner_up.label == "a"
-
-
-def test_exceeds_spread_needs_the_ranges_apart():
-    assert exceeds_spread(Stat(10.0, 1.0, 3), Stat(12.5, 1.0, 3)) is True
-    assert exceeds_spread(Stat(10.0, 1.0, 3), Stat(11.5, 1.0, 3)) is False
-    assert exceeds_spread(Stat(10.0, None, 1), Stat(20.0, 1.0, 3)) is None
+    assert choice.lead is Lead.CLEAR
 
 
 def test_pareto_front_keeps_points_nothing_beats_on_both_axes():
@@ -324,10 +344,12 @@ def test_twins_give_speed_ratio_and_quality_difference():
     quality = quality_metric(implementations, feature_space(rows))
     (twin,) = framework_twins(implementations, quality)
     torch_impl, tf_impl = twin.torch, twin.tf
-    assert twin.speed_ratio == pytest.approx(
-        torch_impl.stat("images_per_s").mean / tf_impl.stat("images_per_s").mean
-    )
-    assert twin.speed_exceeds_spread is True  # 5,340 vs 7,982 images/s, 4% seed noise
+    geometric_means = [
+        np.exp(np.mean(np.log(impl.seed_values("images_per_s")))) for impl in (torch_impl, tf_impl)
+    ]
+    assert twin.speed_ratio == pytest.approx(geometric_means[0] / geometric_means[1], rel=1e-12)
+    assert twin.speed.outcome is Outcome.LOWER  # 5,340 vs 7,982 images/s, 4% seed noise
+    assert twin.speed.comparisons == 2  # speed and quality, corrected together
     assert twin.quality_difference == pytest.approx(
         torch_impl.stat("fid_classifier").mean - tf_impl.stat("fid_classifier").mean
     )
@@ -481,3 +503,18 @@ def test_sample_grid_rows_are_classes_when_the_generator_took_labels_whatever_it
     renamed = [dataclasses.replace(r, variant=f"my{r.variant}") for r in rows]
     grids = {grid.label: grid.conditional for grid in sample_grids(group_implementations(renamed))}
     assert grids == {"myconditional · torch": True, "myvanilla · torch": False}
+
+
+def test_leaderboard_and_quality_plot_show_the_references(tmp_path):
+    rows = crafted_rows(variants=("dcgan",), with_failures=False)
+    html = report(write_folder(tmp_path, rows)).read_text()
+    footer = html[html.index("<tfoot>") : html.index("</tfoot>")]
+    real = footer[footer.index('data-reference="real"') : footer.index('data-reference="noise"')]
+    noise = footer[footer.index('data-reference="noise"') :]
+    assert "training images (floor" in real and ">9.12<" in real and ">851.6<" in real
+    assert ">100.0%<" in real  # the classifier reads every training image as its label
+    assert "uniform noise (ceiling" in noise and ">2,681.50<" in noise and ">9.9%<" in noise
+    figure = html[html.index('id="plot-quality_vs_time"') :]
+    uri = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', figure)
+    svg = base64.b64decode(uri.group(1)).decode()
+    assert "training images (floor" in svg and "uniform noise (ceiling" in svg

@@ -1,7 +1,10 @@
 """Which to choose: the best quality, the highest throughput, the fastest to a quality.
 
-Each answer names a pick and its runner-up, and says whether the lead is larger
-than the noise (`Lead`, a value), which is rendered as words only here.
+Each answer names a pick and its runner-up, and says how sure it is: the pick is
+compared with every other candidate over seeds by Welch's t-test, the card's
+comparisons Holm-corrected together (reports/significance.py), and a winner is
+called only when the pick beats them all (`Lead`, a value), rendered as words
+only here.
 """
 
 from __future__ import annotations
@@ -12,23 +15,36 @@ from enum import Enum
 
 from bench.catalogue import IMAGES_PER_S
 from bench.results import Row
-from reports.aggregate import EMPTY, Implementation, Quality, Stat, exceeds_spread, stat_of
+from reports.aggregate import EMPTY, Implementation, Quality, Stat, stat_of
 from reports.sections.leaderboard import format_stat
+from reports.significance import Difference, Outcome, Pair, compare_family
+
+TIMES = "\u00d7"  # the multiplication sign, for "1.44x"
+CHOICE_FORMATS = {IMAGES_PER_S.unit: IMAGES_PER_S.fmt, "s": "{:,.1f}"}  # unit -> format
 
 
 class Lead(Enum):
-    """How a pick stands against its runner-up; words only in `lead_text`."""
+    """How a pick stands against the other candidates; words only in `lead_text`."""
 
     NO_CANDIDATE = "no candidate"  # no implementation has the figure
     ONLY_CANDIDATE = "only candidate"
-    CLEAR = "clear"  # mean ± std ranges apart
-    WITHIN_NOISE = "within noise"  # the ranges overlap
-    NO_SPREAD = "no spread"  # one seed: nothing to judge the lead by
+    CLEAR = "clear"  # the test calls the pick better than every other candidate
+    WITHIN_NOISE = "within noise"  # some candidate is within what the seeds resolve
+    NO_SPREAD = "no spread"  # fewer than two seeds on a side: nothing to test
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An implementation with its figure (mean over seeds) and the per-seed values behind it."""
+
+    impl: Implementation
+    stat: Stat
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class Choice:
-    """One "which to choose" answer: the pick, the runner-up, and whether the lead is real."""
+    """One "which to choose" answer: the pick, the others ranked, and the tests against them."""
 
     question: str
     metric_name: str
@@ -36,7 +52,9 @@ class Choice:
     pick_stat: Stat
     runner_up: Implementation | None
     runner_up_stat: Stat
-    lead_exceeds_noise: bool | None  # None: no spread to judge by (one seed) or no runner-up
+    # the pick against each other candidate, best first (the runner-up's is the first)
+    differences: tuple[tuple[Implementation, Difference], ...]
+    lower_is_better: bool
     explanation: str  # how the figure was obtained
 
     @property
@@ -45,44 +63,117 @@ class Choice:
             return Lead.NO_CANDIDATE
         if self.runner_up is None:
             return Lead.ONLY_CANDIDATE
-        if self.lead_exceeds_noise is None:
+        better = Outcome.LOWER if self.lower_is_better else Outcome.HIGHER
+        outcomes = [difference.outcome for _, difference in self.differences]
+        if all(outcome is better for outcome in outcomes):
+            return Lead.CLEAR
+        if Outcome.UNTESTABLE in outcomes:
             return Lead.NO_SPREAD
-        return Lead.CLEAR if self.lead_exceeds_noise else Lead.WITHIN_NOISE
+        return Lead.WITHIN_NOISE
+
+    @property
+    def deciding(self) -> tuple[Implementation, Difference] | None:
+        """The comparison the verdict rests on: the first not called, else the runner-up's."""
+        better = Outcome.LOWER if self.lower_is_better else Outcome.HIGHER
+        for other, difference in self.differences:
+            if difference.outcome is not better:
+                return other, difference
+        return self.differences[0] if self.differences else None
 
 
 def lead_text(choice: Choice) -> str:
-    """The lead in words, naming the noise it was judged against."""
-    noise = (
-        "the timing windows' spread (one seed)"
-        if choice.pick_stat.spread_kind == "windows"
-        else "the seed noise"
+    """The lead in words, with its size, its p-value and what the seeds can resolve."""
+    if choice.lead is Lead.NO_CANDIDATE:
+        return "no implementation has this figure"
+    if choice.lead is Lead.ONLY_CANDIDATE:
+        return "the only candidate"
+    other, difference = choice.deciding  # type: ignore[misc]
+    if choice.lead is Lead.NO_SPREAD:
+        return f"too close to call: {difference.reason}"
+    seeds = _seeds_text(difference)
+    size = effect_text(difference, choice.metric_name)
+    holm = f"; Holm over {difference.comparisons}" if difference.comparisons > 1 else ""
+    if choice.lead is Lead.CLEAR:
+        rest = " and every other candidate" if len(choice.differences) > 1 else ""
+        return (
+            f"{choice.pick.label} beats {other.label}{rest} on {choice.metric_name}: "  # type: ignore[union-attr]
+            f"{size}, p = {_p(difference.p_adjusted)} ({seeds}{holm})"
+        )
+    detectable = detectable_text(difference, choice.metric_name)
+    return (
+        f"too close to call: against {other.label}, {size}, p = {_p(difference.p_adjusted)}, "
+        f"within what {seeds} can resolve (smallest detectable: {detectable}{holm})"
     )
-    return {
-        Lead.NO_CANDIDATE: "no implementation has this figure",
-        Lead.ONLY_CANDIDATE: "the only candidate",
-        Lead.CLEAR: f"clear lead: larger than {noise}",
-        Lead.NO_SPREAD: "too close to call: one seed, so no noise estimate (run more seeds)",
-        Lead.WITHIN_NOISE: f"too close to call: the lead is within {noise}",
-    }[choice.lead]
+
+
+def effect_text(difference: Difference, unit: str) -> str:
+    """ "41 ± 9 lower" (± half the interval), or on the log scale a ratio and its interval."""
+    if difference.effect is None:
+        return "no difference measured"
+    if difference.scale == "log":
+        ratio, low, high = difference.effect, difference.low, difference.high
+        word = "higher" if ratio >= 1 else "lower"
+        if ratio < 1:  # said as "1.25x lower", its interval inverted to match
+            ratio, low, high = 1 / ratio, (1 / high if high else None), (1 / low if low else None)
+        interval = f" (interval {low:.2f}-{high:.2f}{TIMES})" if low and high else ""
+        return f"{ratio:.2f}{TIMES} {word}{interval}"
+    word = "higher" if difference.effect >= 0 else "lower"
+    fmt = CHOICE_FORMATS.get(unit, "{:,.2f}")
+    if difference.half_width is None:
+        return f"{fmt.format(abs(difference.effect))} {word}"
+    return f"{fmt.format(abs(difference.effect))} ± {fmt.format(difference.half_width)} {word}"
+
+
+def detectable_text(difference: Difference, unit: str) -> str:
+    detectable = difference.smallest_detectable
+    if detectable is None:
+        return "unknown"
+    if difference.scale == "log":
+        return f"{detectable:.2f}{TIMES}"
+    return f"{CHOICE_FORMATS.get(unit, '{:,.2f}').format(detectable)} {unit}".strip()
+
+
+def _seeds_text(difference: Difference) -> str:
+    if difference.n_first == difference.n_second:
+        return f"{difference.n_first} seeds each"
+    return f"{difference.n_first} and {difference.n_second} seeds"
+
+
+def _p(p_value: float | None) -> str:
+    if p_value is None:
+        return "—"
+    return f"{p_value:.3f}" if p_value >= 0.001 else f"{p_value:.1e}"
 
 
 def best_by(
     question: str,
     metric_name: str,
-    candidates: Sequence[tuple[Implementation, Stat]],
+    candidates: Sequence[Candidate],
     lower_is_better: bool,
     explanation: str,
+    scale: str = "linear",
 ) -> Choice:
-    """The best and the runner-up among candidates with a value, and whether the lead is real."""
+    """The best by mean, tested against every other candidate with a value (one family)."""
     ranked = sorted(
-        ((impl, stat) for impl, stat in candidates if stat.mean is not None),
-        key=lambda pair: pair[1].mean if lower_is_better else -pair[1].mean,  # type: ignore[operator]
+        (candidate for candidate in candidates if candidate.stat.mean is not None),
+        key=lambda c: c.stat.mean if lower_is_better else -c.stat.mean,  # type: ignore[operator]
     )
-    pick, pick_stat = ranked[0] if ranked else (None, EMPTY)
-    runner_up, runner_up_stat = ranked[1] if len(ranked) > 1 else (None, EMPTY)
-    lead_real = exceeds_spread(pick_stat, runner_up_stat) if runner_up else None
+    if not ranked:
+        return Choice(
+            question, metric_name, None, EMPTY, None, EMPTY, (), lower_is_better, explanation
+        )
+    pick, others = ranked[0], ranked[1:]
+    differences = compare_family([Pair(pick.values, other.values, scale) for other in others])
     return Choice(
-        question, metric_name, pick, pick_stat, runner_up, runner_up_stat, lead_real, explanation
+        question,
+        metric_name,
+        pick.impl,
+        pick.stat,
+        others[0].impl if others else None,
+        others[0].stat if others else EMPTY,
+        tuple(zip((other.impl for other in others), differences, strict=True)),
+        lower_is_better,
+        explanation,
     )
 
 
@@ -117,15 +208,21 @@ def eval_points(row: Row, metric: str) -> list[tuple[float, float]]:
     return points
 
 
+def candidate(impl: Implementation, metric: str) -> Candidate:
+    return Candidate(impl, impl.stat(metric), impl.seed_values(metric))
+
+
 def choices(implementations: Sequence[Implementation], quality: Quality | None) -> list[Choice]:
     """Best quality, highest throughput, and fastest to a quality every implementation reached."""
     throughput = best_by(
         "Highest throughput",
         IMAGES_PER_S.unit,
-        [(impl, impl.stat(IMAGES_PER_S.name)) for impl in implementations],
+        [candidate(impl, IMAGES_PER_S.name) for impl in implementations],
         lower_is_better=False,
-        explanation="training images per second, mean over seeds "
-        "(one seed: the median over timing windows, spread over windows)",
+        explanation="training images per second, mean over seeds, compared as ratios "
+        "(one seed: the median over timing windows, and no test: windows of one process "
+        "do not show the spread between processes)",
+        scale="log",
     )
     if quality is None:
         missing = best_by("Best quality", "quality", [], True, "no quality metric in these rows")
@@ -136,7 +233,7 @@ def choices(implementations: Sequence[Implementation], quality: Quality | None) 
     best_quality = best_by(
         "Best quality",
         quality.short,
-        [(impl, impl.stat(quality.metric)) for impl in implementations],
+        [candidate(impl, quality.metric) for impl in implementations],
         quality.lower_is_better,
         f"{quality.name} at the last evaluation, mean over seeds",
     )
@@ -155,16 +252,14 @@ def fastest_to_quality(implementations: Sequence[Implementation], quality: Quali
     if not finals:
         return best_by(question, "s", [], True, f"no run recorded {quality.short}")
     target = max(finals) if quality.lower_is_better else min(finals)
-    candidates = [
-        (
-            impl,
-            stat_of(
-                time_to_target(row, quality.metric, target, quality.lower_is_better)
-                for row in impl.ok_rows
-            ),
-        )
-        for impl in implementations
-    ]
+    candidates = []
+    for impl in implementations:
+        times = [
+            time_to_target(row, quality.metric, target, quality.lower_is_better)
+            for row in impl.ok_rows
+        ]
+        values = tuple(t for t in times if t is not None)
+        candidates.append(Candidate(impl, stat_of(values), values))
     relation = "≤" if quality.lower_is_better else "≥"
     return best_by(
         question,
@@ -186,9 +281,6 @@ class ChoiceView:
     verdict: str
     clear: bool
     explanation: str
-
-
-CHOICE_FORMATS = {IMAGES_PER_S.unit: IMAGES_PER_S.fmt, "s": "{:,.1f}"}  # unit -> format
 
 
 def choice_view(choice: Choice) -> ChoiceView:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.catalogue import (
     ACHIEVED_GFLOP_PER_S,
@@ -40,6 +40,7 @@ from bench.catalogue import (
 )
 from bench.compare.verdicts import IdentityComparison, Verdict
 from reports.aggregate import FeatureSpace, Implementation, Stat
+from reports.sections.references import ReferenceLine
 
 LAYOUT: tuple[Metric, ...] = (
     IMAGES_PER_S,
@@ -89,6 +90,7 @@ class Column:
     title: str  # what the column means, shown on hover
     numeric: bool
     cell: Callable[[Implementation], Cell]
+    metric: Metric | None = None  # the catalogue metric it shows, where it shows one
 
 
 NullCell = Callable[[Implementation, str, str], Cell]  # (impl, metric, header) -> "—" cell
@@ -100,6 +102,8 @@ class Table:
     rows: list[tuple[Implementation, list[Cell]]]
     footnotes: list[tuple[int, str, str]]  # number, column header, reasons (implementations)
     sorted_by: tuple[str, str] = ("", "")  # (header, "ascending"/"descending") of the first order
+    # the yardsticks under the table: (reference, a cell per column; blank where it has none)
+    references: list[tuple[ReferenceLine, list[Cell]]] = field(default_factory=list)
 
 
 def shown_metrics(space: FeatureSpace) -> list[Metric]:
@@ -112,8 +116,10 @@ def leaderboard_table(
     implementations: Sequence[Implementation],
     space: FeatureSpace,
     verdicts: Mapping[str, IdentityComparison],
+    references: Sequence[ReferenceLine] = (),
 ) -> Table:
-    """One line per implementation; a null figure is "—" with its reason as a footnote."""
+    """One line per implementation, then the references; a null figure is "—" with its
+    reason as a footnote."""
     footnotes: dict[str, int] = {}  # column header -> footnote number
     reasons: dict[str, dict[str, list[str]]] = {}  # header -> reason -> implementations
 
@@ -134,7 +140,7 @@ def leaderboard_table(
                 return null_cell(impl, metric.name, metric.display)
             return stat_cell(stat, metric.fmt, metric.fmt == PERCENT)
 
-        return Column(metric.display, metric.description, True, cell)
+        return Column(metric.display, metric.description, True, cell, metric)
 
     columns = [
         Column("implementation", "variant · framework (and what varies)", False, _label_cell),
@@ -166,7 +172,24 @@ def leaderboard_table(
         sorted_by = (fid.display, "ascending")
     else:
         sorted_by = (IMAGES_PER_S.display, "descending")
-    return Table(columns, _ranked(table_rows, space), notes, sorted_by)
+    reference_rows = [(line, reference_cells(line, columns)) for line in references]
+    return Table(columns, _ranked(table_rows, space), notes, sorted_by, reference_rows)
+
+
+def reference_cells(line: ReferenceLine, columns: Sequence[Column]) -> list[Cell]:
+    """The reference's figure in each column that shows one of its metrics; blank elsewhere."""
+    cells = [
+        Cell(line.label, "", f"{line.dataset}, {line.samples:,} images scored as if generated")
+    ]
+    for column in columns[1:]:
+        value = line.value(column.metric.name) if column.metric else None
+        if value is None or column.metric is None:
+            cells.append(Cell(""))
+            continue
+        stat = Stat(value, None, 1)
+        text = format_stat(stat, column.metric.fmt, column.metric.fmt == PERCENT)
+        cells.append(Cell(text, repr(value), f"{line.kind} reference", "reference"))
+    return cells
 
 
 def _ranked(
