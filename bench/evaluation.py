@@ -86,7 +86,15 @@ class Evaluator:
         self.dataset = dataset
         self.spec = gan_spec
         self.settings = settings
-        self.classifier = load_or_train(dataset, settings.cache_dir or default_cache_dir())
+        self.classifier = load_or_train(
+            dataset.name,
+            dataset.train_images,
+            dataset.train_labels,
+            dataset.test_images,
+            dataset.test_labels,
+            dataset.num_classes,
+            settings.cache_dir or default_cache_dir(),
+        )
         self.real_classifier_features = self.classifier.features(dataset.test_images)
         self.test_unit = _unit_flat(dataset.test_images)
         self.valid_unit = _unit_flat(dataset.valid_images)
