@@ -32,7 +32,7 @@ from bench.config import default_cache_dir
 from bench.datasets import Dataset, labelled_subset
 from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
-from metrics.classifier import conditional_accuracy, load_or_train
+from metrics.classifier import ReferenceClassifier, conditional_accuracy, load_or_train
 from metrics.fid import fid_from_features, kid_from_features
 from metrics.inception import InceptionFeatures
 from metrics.parzen import parzen_log_likelihood
@@ -86,14 +86,8 @@ class Evaluator:
         self.dataset = dataset
         self.spec = gan_spec
         self.settings = settings
-        self.classifier = load_or_train(
-            dataset.name,
-            dataset.train_images,
-            dataset.train_labels,
-            dataset.test_images,
-            dataset.test_labels,
-            dataset.num_classes,
-            settings.cache_dir or default_cache_dir(),
+        self.classifier = load_reference_classifier(
+            dataset, settings.cache_dir or default_cache_dir()
         )
         self.real_classifier_features = self.classifier.features(dataset.test_images)
         self.test_unit = _unit_flat(dataset.test_images)
@@ -197,6 +191,19 @@ class Evaluator:
                 seed=self.settings.seed,
             )
         return values
+
+
+def load_reference_classifier(dataset: Dataset, cache_dir: Path) -> ReferenceClassifier:
+    """The data set's reference classifier, cached in `cache_dir` (metrics/ takes arrays)."""
+    return load_or_train(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.test_images,
+        dataset.test_labels,
+        dataset.num_classes,
+        cache_dir,
+    )
 
 
 def evaluation_windows(timing_windows: int, eval_points: int) -> set[int]:
