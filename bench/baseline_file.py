@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from bench.atomic_file import write_text_atomically
 from bench.results import SCHEMA_VERSION, ResultsError, Row, read_rows
 
 BASELINE_KEYS: tuple[str, ...] = ("schema_version", "rows", "source", "saved_at")
@@ -72,21 +71,10 @@ def save_baseline(results_dir: Path, baseline_file: Path) -> list[Row]:
         "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": [replace(row, sample_grid_png=None).to_dict() for row in rows],
     }
-    write_atomically(Path(baseline_file), json.dumps(document, indent=1, allow_nan=False) + "\n")
+    write_text_atomically(
+        Path(baseline_file), json.dumps(document, indent=1, allow_nan=False) + "\n"
+    )
     return rows
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """A hidden temporary file in the same folder, then a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _bad(path: Path, index: int) -> Row:

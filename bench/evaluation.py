@@ -32,7 +32,7 @@ from bench.config import default_cache_dir
 from bench.datasets import Dataset, labelled_subset
 from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
-from metrics.classifier import conditional_accuracy, load_or_train
+from metrics.classifier import ReferenceClassifier, conditional_accuracy, load_or_train
 from metrics.fid import fid_from_features, kid_from_features
 from metrics.parzen import parzen_log_likelihood
 from metrics.probe import linear_probe_accuracy
@@ -88,7 +88,9 @@ class Evaluator:
         self.dataset = dataset
         self.spec = gan_spec
         self.settings = settings
-        self.classifier = load_or_train(dataset, settings.cache_dir or default_cache_dir())
+        self.classifier = load_reference_classifier(
+            dataset, settings.cache_dir or default_cache_dir()
+        )
         self.real_classifier_features = self.classifier.features(dataset.test_images)
         self.test_unit = _unit_flat(dataset.test_images)
         self.valid_unit = _unit_flat(dataset.valid_images)
@@ -216,6 +218,19 @@ def pytorch_fid_missing_reason(error: ModuleNotFoundError) -> str:
     return (
         f"the Inception FID needs pytorch-fid, which cannot be imported here ({error}); "
         "pip install -e '.[fid]'"
+    )
+
+
+def load_reference_classifier(dataset: Dataset, cache_dir: Path) -> ReferenceClassifier:
+    """The data set's reference classifier, cached in `cache_dir` (metrics/ takes arrays)."""
+    return load_or_train(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.test_images,
+        dataset.test_labels,
+        dataset.num_classes,
+        cache_dir,
     )
 
 

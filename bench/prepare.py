@@ -42,7 +42,8 @@ class BadInputError(ValueError):
 
 def prepare(request: PrepareRequest) -> None:
     """Check the weights file, train or check the classifier, fetch Inception weights."""
-    from metrics.classifier import ClassifierCacheWarning, load_or_train
+    from bench.evaluation import load_reference_classifier
+    from metrics.classifier import ClassifierCacheWarning
 
     inception, missing = _inception_module()
     if request.fid_weights is not None:
@@ -58,7 +59,7 @@ def prepare(request: PrepareRequest) -> None:
     dataset = load_dataset(request.dataset, Path(request.data_dir) if request.data_dir else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ClassifierCacheWarning)
-        load_or_train(dataset, Path(request.cache_dir))
+        load_reference_classifier(dataset, Path(request.cache_dir))
     for warning in caught:  # a corrupt cache is rebuilt, and said in one line
         if issubclass(warning.category, ClassifierCacheWarning):
             print(f"warning: {warning.message}", file=sys.stderr)

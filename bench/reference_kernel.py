@@ -10,6 +10,7 @@ images/s is not. TF32 is off for it, so it measures the same arithmetic everywhe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,8 +33,23 @@ def peak_gflop_per_s(device: str, precision: str, tf32: bool) -> float:
     return matmul_gflop_per_s(device, size, precision, tf32)
 
 
-def matmul_gflop_per_s(device: str, size: int, precision: str, tf32: bool) -> float:
-    """Median GFLOP/s of a size x size matmul in "fp32" (TF32 as asked) or "bf16"."""
+def matmul_flops(size: int) -> int:
+    """FLOPs of one size x size by size x size product: size^3 multiply-adds, 2 FLOPs each."""
+    return 2 * size**3
+
+
+def matmul_gflop_per_s(
+    device: str,
+    size: int,
+    precision: str,
+    tf32: bool,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Median GFLOP/s of a size x size matmul in "fp32" (TF32 as asked) or "bf16".
+
+    `clock` (seconds) is injectable so a test can check rate x time against the FLOPs
+    torch counts for the product.
+    """
     import torch
 
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
@@ -46,14 +62,14 @@ def matmul_gflop_per_s(device: str, size: int, precision: str, tf32: bool) -> fl
         seconds = []
         for index in range(WARMUP + REPEATS):
             _synchronize(device)
-            start = time.perf_counter()
+            start = clock()
             torch.mm(a, b)
             _synchronize(device)
             if index >= WARMUP:
-                seconds.append(time.perf_counter() - start)
+                seconds.append(clock() - start)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous_tf32
-    return 2.0 * size**3 / float(np.median(seconds)) / 1e9
+    return matmul_flops(size) / float(np.median(seconds)) / 1e9
 
 
 def _synchronize(device: str) -> None:

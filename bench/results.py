@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.atomic_file import write_text_atomically
 
 SCHEMA_VERSION = 1
 # unsupported: a combination the framework cannot do (e.g. CUDA graphs in TensorFlow)
@@ -259,20 +259,8 @@ def write_row(results_dir: Path, row: Row) -> Path:
 
 def write_row_file(path: Path, row: Row) -> Path:
     """Write a row atomically: a hidden temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_json_safe(row.to_dict()), indent=1, allow_nan=False)
-    handle, temporary = tempfile.mkstemp(prefix=f".{row.run_id}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(Path(path), text + "\n")
 
 
 def read_row(path: Path) -> Row:

@@ -29,8 +29,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.datasets import Dataset
-
 # Bump when the architecture or the training loop changes: old cache files are rebuilt.
 ARCHITECTURE_VERSION = 1
 CACHE_FORMAT_VERSION = 1
@@ -180,19 +178,28 @@ def conditional_accuracy(
 
 
 def load_or_train(
-    dataset: Dataset, cache_dir: Path, settings: TrainingSettings | None = None
+    dataset_name: str,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    num_classes: int,
+    cache_dir: Path,
+    settings: TrainingSettings | None = None,
 ) -> ReferenceClassifier:
     """The data set's classifier from `cache_dir`, or trained, tested and cached there.
 
-    A cache file that cannot be read or does not match (settings, architecture, shapes) is
-    never trusted: one ClassifierCacheWarning names it and the classifier is retrained.
+    Plain arrays in, so the metrics know no harness. The cache is keyed on the name, the
+    training split's shape and a fingerprint of its labels (see `cache_paths`). A cache
+    file that cannot be read or does not match (settings, architecture, shapes) is never
+    trusted: one ClassifierCacheWarning names it and the classifier is retrained.
     """
     settings = settings or TrainingSettings()
-    weights_path, info_path = cache_paths(dataset, cache_dir, settings)
-    expected_info = _cache_identity(dataset, settings)
+    expected_info = _cache_identity(dataset_name, train_images, train_labels, num_classes, settings)
+    weights_path, info_path = _paths_for(expected_info, dataset_name, cache_dir)
     if weights_path.exists() or info_path.exists():
         try:
-            return _load_cached(weights_path, info_path, dataset, settings, expected_info)
+            return _load_cached(weights_path, info_path, settings, expected_info)
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             warnings.warn(
@@ -202,42 +209,56 @@ def load_or_train(
             )
     started = time.perf_counter()
     classifier = train_reference_classifier(
-        dataset.train_images,
-        dataset.train_labels,
-        dataset.num_classes,
+        train_images,
+        train_labels,
+        num_classes,
         seed=settings.seed,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
     )
     train_s = time.perf_counter() - started
-    classifier.test_accuracy = float(
-        np.mean(classifier.predict(dataset.test_images) == dataset.test_labels)
-    )
+    classifier.test_accuracy = float(np.mean(classifier.predict(test_images) == test_labels))
     _save(classifier, weights_path, info_path, {**expected_info, "train_s": train_s})
     return classifier
 
 
-def cache_paths(dataset: Dataset, cache_dir: Path, settings: TrainingSettings) -> tuple[Path, Path]:
+def cache_paths(
+    dataset_name: str,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    num_classes: int,
+    cache_dir: Path,
+    settings: TrainingSettings,
+) -> tuple[Path, Path]:
     """(weights .pt, info .json) named after the data set and a hash of what shapes the model."""
-    key = hashlib.sha256(
-        json.dumps(_cache_identity(dataset, settings), sort_keys=True).encode()
-    ).hexdigest()[:12]
-    stem = f"classifier-{dataset.name}-{key}"
+    identity = _cache_identity(dataset_name, train_images, train_labels, num_classes, settings)
+    return _paths_for(identity, dataset_name, cache_dir)
+
+
+def _paths_for(identity: dict, dataset_name: str, cache_dir: Path) -> tuple[Path, Path]:
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    stem = f"classifier-{dataset_name}-{key}"
     return Path(cache_dir) / f"{stem}.pt", Path(cache_dir) / f"{stem}.json"
 
 
-def _cache_identity(dataset: Dataset, settings: TrainingSettings) -> dict:
+def _cache_identity(
+    dataset_name: str,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    num_classes: int,
+    settings: TrainingSettings,
+) -> dict:
     """Everything a cached model depends on; a fingerprint of the labels stands for the split."""
     return {
         "format_version": CACHE_FORMAT_VERSION,
         "architecture_version": ARCHITECTURE_VERSION,
-        "dataset": dataset.name,
-        "image_shape": list(dataset.image_shape),
-        "num_classes": dataset.num_classes,
-        "num_train": len(dataset.train_labels),
+        "dataset": dataset_name,
+        "image_shape": [int(size) for size in np.shape(train_images)[1:]],
+        "num_classes": num_classes,
+        "num_train": len(train_labels),
         "train_labels_sha256": hashlib.sha256(
-            np.ascontiguousarray(dataset.train_labels, dtype=np.int64).tobytes()
+            np.ascontiguousarray(train_labels, dtype=np.int64).tobytes()
         ).hexdigest(),
         "settings": asdict(settings),
     }
@@ -246,7 +267,6 @@ def _cache_identity(dataset: Dataset, settings: TrainingSettings) -> dict:
 def _load_cached(
     weights_path: Path,
     info_path: Path,
-    dataset: Dataset,
     settings: TrainingSettings,
     expected_info: dict,
 ) -> ReferenceClassifier:
@@ -261,12 +281,14 @@ def _load_cached(
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         raise ValueError(f"not a torch state_dict ({type(error).__name__})") from error
-    network = ConvNet(dataset.image_shape, dataset.num_classes)
+    image_shape = tuple(expected_info["image_shape"])
+    num_classes = expected_info["num_classes"]
+    network = ConvNet(image_shape, num_classes)
     network.load_state_dict(state)  # strict: missing keys or wrong shapes raise RuntimeError
     return ReferenceClassifier(
         network,
-        dataset.image_shape,
-        dataset.num_classes,
+        image_shape,
+        num_classes,
         settings,
         test_accuracy=float(info["test_accuracy"]),
     )

@@ -1,12 +1,14 @@
 """InceptionV3 pool3 features (2048-d) for the standard FID, through pytorch-fid, offline.
 
-pytorch-fid's `fid_inception_v3()` builds the FID variant of InceptionV3 (torchvision's
-network with the blocks TensorFlow's FID graph differs in) and then fetches its weights
-with `load_state_dict_from_url`. Nothing here may download, so `_fid_inception_network`
-repeats that construction from pytorch-fid's own classes without the fetch, the weights
-come from a file read with `torch.load(..., weights_only=True)` (never unpickled code),
-and pytorch-fid's `InceptionV3` wrapper is built around that network, so resizing to
-299x299 and the block layout are pytorch-fid's exactly.
+pytorch-fid's `InceptionV3()` builds the FID variant of InceptionV3 (torchvision's network
+with the blocks TensorFlow's FID graph differs in) and fetches its weights with
+`load_state_dict_from_url`. Nothing here may download, so `_fid_inception_network`
+repeats that construction from pytorch-fid's own block classes without the fetch, the
+weights come from a file read with `torch.load(..., weights_only=True)` (never unpickled
+code), and `_pool3_model` assembles pytorch-fid's `InceptionV3` from that network's
+blocks, as its constructor does, so resizing to 299x299, the input scaling and the
+forward pass are pytorch-fid's own code. tests/test_inception.py proves the features
+equal those of pytorch-fid's constructor given the same weights.
 
 The weights file is pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`, looked for
 where the caller says or where torch hub caches it. Without it the Inception FID is
@@ -19,7 +21,6 @@ import os
 import shutil
 import urllib.request
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytorch_fid.inception as pytorch_fid_inception
@@ -64,7 +65,7 @@ class InceptionFeatures:
                 raise InceptionWeightsUnavailableError(reason)
             _load_weights(network, Path(weights_path) if weights_path else hub_weights_path())
         self.device = torch.device(device)
-        self.model = _wrap_in_pytorch_fid(network).to(self.device).eval()
+        self.model = _pool3_model(network).to(self.device).eval()
 
     @staticmethod
     def available(weights_path: Path | None = None) -> tuple[bool, str]:
@@ -143,14 +144,49 @@ def _fid_inception_network() -> torch.nn.Module:
     return inception
 
 
-def _wrap_in_pytorch_fid(network: torch.nn.Module) -> InceptionV3:
-    """pytorch-fid's InceptionV3 (pool3 output) around `network`.
+def _pool3_model(network: torch.nn.Module) -> InceptionV3:
+    """pytorch-fid's InceptionV3 (pool3 output only) made of `network`'s layers.
 
-    InceptionV3.__init__ calls the module-level fid_inception_v3(), which downloads; it is
-    replaced, for this constructor call only, by one that returns `network`.
+    InceptionV3.__init__ would build its own network with fid_inception_v3(), which
+    downloads; so the instance is made without it and given the blocks that __init__
+    builds for output block 3, in its order. Its forward() is then pytorch-fid's own.
     """
-    with mock.patch.object(pytorch_fid_inception, "fid_inception_v3", return_value=network):
-        return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[POOL3_DIMS]])
+    model = InceptionV3.__new__(InceptionV3)
+    torch.nn.Module.__init__(model)
+    model.resize_input = True  # bilinear to 299x299
+    model.normalize_input = True  # [0, 1] -> [-1, 1]
+    model.output_blocks = [InceptionV3.BLOCK_INDEX_BY_DIM[POOL3_DIMS]]
+    model.last_needed_block = model.output_blocks[-1]
+    model.blocks = torch.nn.ModuleList(
+        [
+            torch.nn.Sequential(
+                network.Conv2d_1a_3x3, network.Conv2d_2a_3x3, network.Conv2d_2b_3x3, _max_pool()
+            ),
+            torch.nn.Sequential(network.Conv2d_3b_1x1, network.Conv2d_4a_3x3, _max_pool()),
+            torch.nn.Sequential(
+                network.Mixed_5b,
+                network.Mixed_5c,
+                network.Mixed_5d,
+                network.Mixed_6a,
+                network.Mixed_6b,
+                network.Mixed_6c,
+                network.Mixed_6d,
+                network.Mixed_6e,
+            ),
+            torch.nn.Sequential(
+                network.Mixed_7a,
+                network.Mixed_7b,
+                network.Mixed_7c,
+                torch.nn.AdaptiveAvgPool2d(output_size=(1, 1)),
+            ),
+        ]
+    )
+    model.requires_grad_(False)
+    return model
+
+
+def _max_pool() -> torch.nn.MaxPool2d:
+    return torch.nn.MaxPool2d(kernel_size=3, stride=2)
 
 
 def _load_weights(network: torch.nn.Module, path: Path) -> None:

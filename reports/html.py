@@ -11,13 +11,12 @@ reports/templates/sections/; `render` puts them together.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import jinja2
 
+from bench.atomic_file import write_text_atomically
 from bench.compare.verdicts import Identity, IdentityComparison
 from bench.results import ROWS_DIR, Row, read_rows_skipping
 from reports import plots
@@ -108,20 +107,10 @@ def write_report(
 ) -> Path:
     """Render the rows and write the file atomically, so a browser never opens half of it."""
     text = render(rows, verdicts=verdicts, source=source, skipped=skipped)
-    output = Path(output)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+        return write_text_atomically(Path(output), text)
     except OSError as error:
         raise ReportError(f"cannot write the report to {output}: {error}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return output
 
 
 def render(

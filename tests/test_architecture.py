@@ -26,10 +26,7 @@ IMPLEMENTATION_GATEWAYS = (
     "implementations.spec",
 )
 # Known violations, each to be removed by the change that fixes it (none may be added):
-ALLOWED: set[tuple[str, str]] = {
-    # c-metrics removes this (issue 17 item 7): the classifier cache will take plain arguments
-    ("metrics/classifier.py", "bench.datasets.Dataset"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def imported_modules(path: Path) -> list[str]:

@@ -15,13 +15,36 @@ from metrics.classifier import (
     ClassifierCacheWarning,
     ReferenceClassifier,
     TrainingSettings,
-    cache_paths,
     conditional_accuracy,
-    load_or_train,
     train_reference_classifier,
 )
 
 TINY_SETTINGS = TrainingSettings(epochs=1, batch_size=32)
+
+
+def load_or_train(dataset: Dataset, cache_dir: Path, settings: TrainingSettings):
+    """metrics.classifier.load_or_train given a Dataset's plain fields, as the evaluator does."""
+    return classifier_module.load_or_train(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.test_images,
+        dataset.test_labels,
+        dataset.num_classes,
+        cache_dir,
+        settings,
+    )
+
+
+def cache_paths(dataset: Dataset, cache_dir: Path, settings: TrainingSettings):
+    return classifier_module.cache_paths(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.num_classes,
+        cache_dir,
+        settings,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from matplotlib import image as mpl_image
 from sklearn.metrics import accuracy_score
 
+from bench.datasets import Dataset, labelled_subset
 from bench.evaluation import (
+    KID_SUBSET_SIZE,
+    KID_SUBSETS,
     EvaluationSettings,
     Evaluator,
     NonFiniteSamplesError,
@@ -27,8 +31,11 @@ from bench.evaluation import (
 from implementations import registry
 from implementations.api import BuildOptions
 from implementations.spec import make_spec
-from metrics.fid import fid_from_features
+from metrics.classifier import conditional_accuracy
+from metrics.fid import RankDeficientCovarianceWarning, fid_from_features, kid_from_features
+from metrics.inception import InceptionFeatures, _fid_inception_network, _randomise
 from metrics.parzen import parzen_log_likelihood
+from metrics.probe import linear_probe_accuracy
 from metrics.semisup import classification_accuracy
 
 SAMPLES = 300
@@ -95,9 +102,15 @@ def test_sample_grid_of_unconditional_samples_has_the_first_hundred():
 
 
 @pytest.fixture(scope="module")
-def evaluators(digits, tmp_path_factory):
+def classifier_cache(tmp_path_factory) -> Path:
+    """One folder for the module's reference classifier: trained once, then loaded."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def evaluators(digits, classifier_cache):
     """One evaluator per variant family, sharing a cached reference classifier."""
-    cache = tmp_path_factory.mktemp("cache")
+    cache = classifier_cache
     built = {}
     for variant in ("vanilla", "conditional", "ssgan"):
         spec = make_spec(variant, digits.image_shape, digits.num_classes, "tiny")
@@ -130,19 +143,74 @@ def test_every_variant_gets_parzen_and_classifier_fid_on_its_own_samples(evaluat
         evaluator.classifier.features(samples), evaluator.classifier.features(digits.test_images)
     )
     assert result.values["fid_classifier"] == pytest.approx(expected_fid, rel=1e-9)
-    assert result.values["kid_classifier_std"] >= 0
-    assert 0 <= result.values["probe_accuracy"] <= 1
-    assert "not found" in result.notes["fid_inception"]  # the reason, not a number
     assert "fid_inception" not in result.values
     assert set(result.notes) == {"fid_inception", "cond_accuracy", "ssl_accuracy"}
 
 
-def test_conditional_gets_conditional_accuracy_and_no_probe_of_a_label_reading_d(evaluators):
+def kid_by_hand(features: np.ndarray, real_features: np.ndarray) -> tuple[float, float]:
+    """KID as the evaluator must compute it: generated first, real second, the run's seed."""
+    return kid_from_features(
+        features, real_features, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=3
+    )
+
+
+def probe_by_hand(gan, dataset: Dataset) -> float:
+    """The linear probe on D's features of the run's 100 labelled training images (seed 3)."""
+    labelled = labelled_subset(dataset.train_labels, 100, seed=3)
+    return linear_probe_accuracy(
+        gan.discriminator_features(dataset.train_images[labelled]),
+        dataset.train_labels[labelled],
+        gan.discriminator_features(dataset.test_images),
+        dataset.test_labels,
+        seed=3,
+    )
+
+
+# The evaluator and the hand computation below run the same float64 numpy and float32 torch
+# operations, in the same order, on identical arrays in one process: the numbers are equal,
+# not close, so any difference is a wiring defect (other images, split, seed or subsets).
+def test_kid_and_probe_equal_the_metric_functions_on_the_same_arrays(evaluators, digits):
+    evaluator, gan = evaluators["vanilla"]
+    result = evaluator.evaluate(gan, step=7, train_s=1.5)
+    samples = gan.sample(SAMPLES, seed=3)
+    kid, kid_std = kid_by_hand(
+        evaluator.classifier.features(samples), evaluator.classifier.features(digits.test_images)
+    )
+    assert (result.values["kid_classifier"], result.values["kid_classifier_std"]) == (kid, kid_std)
+    assert result.values["probe_accuracy"] == probe_by_hand(gan, digits)
+    assert "not found" in result.notes["fid_inception"]  # the reason, not a number
+
+
+class DrawsRealDigitsOfTheAskedClass:
+    """The conditional GAN, but sample(labels) returns real test digits of those classes,
+    as a perfect generator would: its conditional accuracy is the classifier's own (~0.98),
+    so a label mix-up in the wiring drops it to ~0.1. An untrained G cannot show that: its
+    samples do not depend on the label, so any permutation of the labels scores the same."""
+
+    def __init__(self, gan, dataset: Dataset) -> None:
+        self.gan, self.dataset = gan, dataset
+
+    def __getattr__(self, name):
+        return getattr(self.gan, name)
+
+    def sample(self, n, labels=None, seed=0):
+        by_class = [np.flatnonzero(self.dataset.test_labels == c) for c in range(10)]
+        rank = np.arange(n) // 10  # the k-th image asked for class c is its k-th test digit
+        chosen = [by_class[c][k % len(by_class[c])] for c, k in zip(labels, rank, strict=True)]
+        return self.dataset.test_images[chosen]
+
+
+def test_conditional_gets_conditional_accuracy_and_no_probe_of_a_label_reading_d(
+    evaluators, digits
+):
     evaluator, gan = evaluators["conditional"]
-    result = evaluator.evaluate(gan, step=1, train_s=0.0)
-    labels = np.arange(SAMPLES) % 10
-    predicted = evaluator.classifier.predict(gan.sample(SAMPLES, labels, seed=3))
-    assert result.values["cond_accuracy"] == pytest.approx(np.mean(predicted == labels))
+    perfect = DrawsRealDigitsOfTheAskedClass(gan, digits)
+    result = evaluator.evaluate(perfect, step=1, train_s=0.0)
+    labels = np.arange(SAMPLES) % 10  # balanced, class r at rows r, r + 10, ...
+    samples = perfect.sample(SAMPLES, labels, seed=3)
+    expected = conditional_accuracy(evaluator.classifier, samples, labels)
+    assert expected == np.mean(evaluator.classifier.predict(samples) == labels) > 0.9
+    assert result.values["cond_accuracy"] == expected
     assert "probe_accuracy" not in result.values
     assert "takes the label as input" in result.notes["probe_accuracy"]
 
@@ -151,7 +219,11 @@ def test_ssgan_gets_the_test_accuracy_of_its_discriminator_as_classifier(evaluat
     evaluator, gan = evaluators["ssgan"]
     result = evaluator.evaluate(gan, step=1, train_s=0.0)
     expected = np.mean(gan.classify(digits.test_images).argmax(axis=1) == digits.test_labels)
-    assert result.values["ssl_accuracy"] == pytest.approx(expected)
+    assert result.values["ssl_accuracy"] == expected
+    assert result.values["ssl_accuracy"] == classification_accuracy(
+        gan.classify(digits.test_images), digits.test_labels
+    )
+    assert result.values["probe_accuracy"] == probe_by_hand(gan, digits)
     assert "cond_accuracy" in result.notes
 
 
@@ -175,3 +247,54 @@ def test_too_few_eval_samples_are_refused(digits, tmp_path):
     spec = make_spec("vanilla", digits.image_shape, digits.num_classes, "tiny")
     with pytest.raises(ValueError, match="eval_samples = 1; must be >= 2"):
         Evaluator(digits, spec, EvaluationSettings(samples=1, cache_dir=tmp_path))
+
+
+INCEPTION_IMAGES = 5  # generated and as many real: 10 images through InceptionV3 (~3/s)
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory) -> Path:
+    """A weights file of the FID network with seed-0 random weights: the real file's layout,
+    written here, so the Inception branch runs offline and without pytorch-fid's download."""
+    network = _fid_inception_network()
+    _randomise(network, torch.Generator().manual_seed(0))
+    path = tmp_path_factory.mktemp("inception") / "random_inception.pth"
+    torch.save(network.state_dict(), path)
+    return path
+
+
+def test_inception_branch_gives_fid_and_kid_of_inception_features_of_samples_and_test_split(
+    digits, classifier_cache, inception_weights
+):
+    """The evaluator's Inception FID and KID equal the metric functions applied by hand to
+    InceptionV3 features (from the same weights file) of its samples and of the test split."""
+    small = Dataset(  # the real training split (the cached classifier), 5 test images
+        digits.name,
+        digits.train_images,
+        digits.train_labels,
+        digits.valid_images,
+        digits.valid_labels,
+        digits.test_images[:INCEPTION_IMAGES],
+        digits.test_labels[:INCEPTION_IMAGES],
+        digits.num_classes,
+    )
+    spec = make_spec("vanilla", small.image_shape, small.num_classes, "tiny")
+    settings = EvaluationSettings(
+        samples=INCEPTION_IMAGES,
+        inception_weights=inception_weights,
+        seed=3,
+        cache_dir=classifier_cache,
+    )
+    gan = registry.build("torch", "vanilla", spec, BuildOptions(seed=0))
+    with pytest.warns(RankDeficientCovarianceWarning):  # 5 samples of 2048 features
+        result = Evaluator(small, spec, settings).evaluate(gan, step=1, train_s=0.0)
+
+    inception = InceptionFeatures(inception_weights)
+    features = inception.features(gan.sample(INCEPTION_IMAGES, seed=3))
+    real_features = inception.features(small.test_images)
+    with pytest.warns(RankDeficientCovarianceWarning):
+        expected_fid = fid_from_features(features, real_features)
+    assert "fid_inception" not in result.notes
+    assert result.values["fid_inception"] == expected_fid
+    kid, kid_std = kid_by_hand(features, real_features)
+    assert (result.values["kid_inception"], result.values["kid_inception_std"]) == (kid, kid_std)

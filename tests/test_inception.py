@@ -49,13 +49,42 @@ def test_grey_image_and_its_rgb_tiling_give_identical_features(
     np.testing.assert_allclose(inception.features(rgb, batch_size=2), grey_features, rtol=1e-6)
 
 
-def test_features_match_pytorch_fid_model_on_unit_range_nchw(
-    inception: InceptionFeatures, grey_images: np.ndarray, grey_features: np.ndarray
+@pytest.fixture(scope="module")
+def pytorch_fid_model() -> pytorch_fid_inception.InceptionV3:
+    """pytorch-fid's own InceptionV3 (its __init__, its blocks), given the seed-0 random
+    weights where it would download: the oracle our offline assembly must equal."""
+    network = _fid_inception_network()
+    _randomise(network, torch.Generator().manual_seed(0))
+    with mock.patch.object(
+        pytorch_fid_inception, "load_state_dict_from_url", return_value=network.state_dict()
+    ) as fetch:
+        model = pytorch_fid_inception.InceptionV3([3])
+    fetch.assert_called_once()
+    return model.eval()
+
+
+def test_features_equal_pytorch_fid_inception_v3_on_unit_range_nchw(
+    pytorch_fid_model, grey_images: np.ndarray, grey_features: np.ndarray
 ) -> None:
     unit_nchw = torch.from_numpy((grey_images.transpose(0, 3, 1, 2) + 1.0) / 2.0).repeat(1, 3, 1, 1)
     with torch.no_grad():
-        expected = inception.model(unit_nchw)[0].flatten(1).double().numpy()
-    np.testing.assert_allclose(grey_features, expected, rtol=1e-5, atol=1e-7)
+        expected = pytorch_fid_model(unit_nchw)[0].flatten(1).double().numpy()
+    # Same weights, same layers, same forward(): the same float32 operations in the same order.
+    np.testing.assert_array_equal(grey_features, expected)
+
+
+def test_model_has_pytorch_fid_inception_v3_blocks_and_settings(
+    inception: InceptionFeatures, pytorch_fid_model
+) -> None:
+    ours, theirs = inception.model, pytorch_fid_model
+    assert [type(m) for m in ours.modules()] == [type(m) for m in theirs.modules()]
+    assert [repr(m) for m in ours.blocks] == [repr(m) for m in theirs.blocks]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    settings = ("resize_input", "normalize_input", "output_blocks", "last_needed_block")
+    assert {name: getattr(ours, name) for name in settings} == {
+        name: getattr(theirs, name) for name in settings
+    }
+    assert not any(parameter.requires_grad for parameter in ours.parameters())
 
 
 def test_batch_size_does_not_change_features(

@@ -173,7 +173,15 @@ def killed_suite(tmp_path_factory) -> KilledSuite:
     torn_row = results / "rows" / finished.name.replace("vanilla-", "slowed-", 1)
     torn_row.write_text('{"run_id": "' + torn_row.stem + '", "suite": "kil')
     (results / "rows" / f".{torn_row.stem}.x1y2z3.tmp").write_text('{"run_id": "slowed-tor')
-    classifier, _ = cache_paths(load_dataset("digits"), cache, TrainingSettings())
+    digits = load_dataset("digits")
+    classifier, _ = cache_paths(
+        digits.name,
+        digits.train_images,
+        digits.train_labels,
+        digits.num_classes,
+        cache,
+        TrainingSettings(),
+    )
     classifier.write_bytes(classifier.read_bytes()[:100])
     rerun = subprocess.run(
         command,
@@ -226,7 +234,16 @@ def test_a_corrupt_cached_classifier_is_named_in_one_line_and_rebuilt(killed_sui
     assert said[0].endswith("; retraining")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClassifierCacheWarning)  # the rebuilt cache is trusted
-        cached = load_or_train(load_dataset("digits"), classifier.parent)
+        digits = load_dataset("digits")
+        cached = load_or_train(
+            digits.name,
+            digits.train_images,
+            digits.train_labels,
+            digits.test_images,
+            digits.test_labels,
+            digits.num_classes,
+            classifier.parent,
+        )
     assert cached.test_accuracy > 0.9
 
 
