@@ -12,11 +12,11 @@ Adam gaps (float32 Adam turns a noise-level gradient into a full lr step, so the
 per-tensor worst cases). Measured with 1 thread, digits, batch 64, "paper":
 
     variant       loss     update   moving   adam
-    vanilla       3.8e-6   9.4e-3   -        7.7e-3
+    vanilla       2.9e-6   1.6e-2   1.1e-5   1.6e-2   (G with BatchNorm since the standard suite)
     conditional   4.3e-6   1.3e-2   -        6.3e-3
     dcgan         3.7e-6   3.9e-3   1.4e-5   3.9e-3
-    lsgan         as dcgan (same networks)
-    ssgan         see the final report of issue 16
+    lsgan         6.4e-6   1.2e-2   6.0e-5   5.4e-3
+    ssgan         7.2e-6   6.6e-3   1.1e-5   5.9e-3
 
 Defects planted in one twin only (tests: /tmp plant scripts, 10 steps), each caught:
 beta1 0.5 -> 0.6 or beta2 0.999 -> 0.99 in tf's Adam; torch BatchNorm with torch's own
@@ -35,7 +35,9 @@ from implementations import registry
 from tests.twin_training import TwinGaps, train_twins, worst_of
 
 TOLERANCE = {
-    "vanilla": TwinGaps(loss=4e-5, update=3e-2, moving_stats=0.0, adam=3e-2, adam_steps_equal=True),
+    "vanilla": TwinGaps(
+        loss=3e-5, update=5e-2, moving_stats=1.1e-4, adam=5e-2, adam_steps_equal=True
+    ),
     "conditional": TwinGaps(
         loss=4e-5, update=4e-2, moving_stats=0.0, adam=2e-2, adam_steps_equal=True
     ),
@@ -43,9 +45,11 @@ TOLERANCE = {
         loss=4e-5, update=1.2e-2, moving_stats=1.4e-4, adam=1.2e-2, adam_steps_equal=True
     ),
     "lsgan": TwinGaps(
-        loss=4e-5, update=1.2e-2, moving_stats=1.4e-4, adam=1.2e-2, adam_steps_equal=True
+        loss=6.4e-5, update=3.6e-2, moving_stats=6e-4, adam=1.6e-2, adam_steps_equal=True
     ),
-    "ssgan": TwinGaps(loss=1e-4, update=5e-2, moving_stats=2e-4, adam=5e-2, adam_steps_equal=True),
+    "ssgan": TwinGaps(
+        loss=7.2e-5, update=2e-2, moving_stats=1.1e-4, adam=1.8e-2, adam_steps_equal=True
+    ),
 }
 
 
