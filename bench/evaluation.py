@@ -28,6 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.catalogue import (
+    COND_ACCURACY,
+    FID_CLASSIFIER,
+    FID_INCEPTION,
+    KID_CLASSIFIER,
+    KID_INCEPTION,
+    PARZEN_LL,
+    PARZEN_SE,
+    PROBE_ACCURACY,
+    SSL_ACCURACY,
+)
 from bench.config import default_cache_dir
 from bench.datasets import Dataset, labelled_subset
 from implementations.api import GAN, UnsupportedOperationError, balanced_labels
@@ -116,11 +127,11 @@ class Evaluator:
 
     @property
     def conditional_generator(self) -> bool:
-        return self.spec.label_use == "conditional"
+        return COND_ACCURACY.applies(self.spec.label_use)
 
     @property
     def discriminator_reads_labels(self) -> bool:
-        return self.spec.label_use == "conditional"
+        return not PROBE_ACCURACY.applies(self.spec.label_use)
 
     def evaluate(self, gan: GAN, step: int, train_s: float) -> Evaluation:
         """All metrics that apply to this GAN, at training step `step`."""
@@ -137,9 +148,9 @@ class Evaluator:
         values, notes = result.values, result.notes
         values.update(self.image_metrics(samples, labels, self.settings.seed))
         if self.inception is None:
-            notes["fid_inception"] = self.inception_reason
+            notes[FID_INCEPTION.name] = self.inception_reason
         if labels is None:
-            notes["cond_accuracy"] = f"{self.spec.variant}'s generator takes no label"
+            notes[COND_ACCURACY.name] = f"{self.spec.variant}'s generator takes no label"
         values.update(self._classifier_metrics(gan, notes))
         return result
 
@@ -158,26 +169,28 @@ class Evaluator:
             _unit_flat(images), self.test_unit, self.valid_unit, device=self.settings.device
         )
         values.update(
-            parzen_ll=parzen.ll,
-            parzen_se=parzen.se,
-            parzen_sigma=parzen.sigma,
-            parzen_samples=parzen.num_samples,
+            {
+                PARZEN_LL.name: parzen.ll,
+                PARZEN_SE.name: parzen.se,
+                "parzen_sigma": parzen.sigma,  # the bandwidth and sample count: settings
+                "parzen_samples": parzen.num_samples,  # of the estimate, not metrics
+            }
         )
         features = self.classifier.features(images)
-        values["fid_classifier"] = fid_from_features(features, self.real_classifier_features)
-        values["kid_classifier"], values["kid_classifier_std"] = self._kid(
+        values[FID_CLASSIFIER.name] = fid_from_features(features, self.real_classifier_features)
+        values[KID_CLASSIFIER.name], values[f"{KID_CLASSIFIER.name}_std"] = self._kid(
             features, self.real_classifier_features, seed
         )
         if self.inception is not None and self.real_inception_features is not None:
             inception_features = self.inception.features(images)
-            values["fid_inception"] = fid_from_features(
+            values[FID_INCEPTION.name] = fid_from_features(
                 inception_features, self.real_inception_features
             )
-            values["kid_inception"], values["kid_inception_std"] = self._kid(
+            values[KID_INCEPTION.name], values[f"{KID_INCEPTION.name}_std"] = self._kid(
                 inception_features, self.real_inception_features, seed
             )
         if labels is not None:
-            values["cond_accuracy"] = conditional_accuracy(self.classifier, images, labels)
+            values[COND_ACCURACY.name] = conditional_accuracy(self.classifier, images, labels)
         return values
 
     def _kid(self, features: np.ndarray, real: np.ndarray, seed: int) -> tuple[float, float]:
@@ -194,16 +207,16 @@ class Evaluator:
         values: dict[str, float] = {}
         try:
             logits = gan.classify(self.dataset.test_images)
-            values["ssl_accuracy"] = classification_accuracy(logits, self.dataset.test_labels)
+            values[SSL_ACCURACY.name] = classification_accuracy(logits, self.dataset.test_labels)
         except UnsupportedOperationError:
-            notes["ssl_accuracy"] = f"{self.spec.variant}'s discriminator is not a classifier"
+            notes[SSL_ACCURACY.name] = f"{self.spec.variant}'s discriminator is not a classifier"
         if self.discriminator_reads_labels:
-            notes["probe_accuracy"] = (
+            notes[PROBE_ACCURACY.name] = (
                 f"{self.spec.variant}'s discriminator takes the label as input: "
                 "a probe of its features would be given the answer"
             )
         else:
-            values["probe_accuracy"] = linear_probe_accuracy(
+            values[PROBE_ACCURACY.name] = linear_probe_accuracy(
                 gan.discriminator_features(self.dataset.train_images[self.probe_indices]),
                 self.dataset.train_labels[self.probe_indices],
                 gan.discriminator_features(self.dataset.test_images),
