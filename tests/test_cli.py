@@ -104,7 +104,10 @@ BAD_INPUTS = [
     # (arguments, or a suite file's text; what the one line must say)
     (["run", "--only", "wgan"], "unknown name 'wgan'; allowed variants: conditional, dcgan,"),
     (["run", "--only", "jax"], "unknown name 'jax'"),
-    (["run", "--suite", "nightly"], "unknown suite 'nightly'; allowed: gpu, smoke"),
+    (
+        ["run", "--suite", "nightly"],
+        "unknown suite 'nightly'; allowed: gpu, gpu-quick, smoke, standard",
+    ),
     (["run", "--suite", "/no/such/suite.toml"], "suite file /no/such/suite.toml not found"),
     (["run", "--device", "tpu"], "invalid choice: 'tpu'"),
     (["run", "--steps", "ten"], "invalid int value: 'ten'"),

@@ -35,10 +35,11 @@ from bench.datasets import (
     semi_supervised_batches,
     training_batches,
 )
+from bench.evaluation import load_reference_classifier
 from implementations import registry
 from implementations.api import BuildOptions
 from implementations.spec import Adam, BatchNorm, Dense, GanSpec, make_spec
-from metrics.classifier import conditional_accuracy, load_or_train
+from metrics.classifier import conditional_accuracy
 from metrics.fid import fid_from_features
 from metrics.semisup import classification_accuracy
 
@@ -80,7 +81,7 @@ def with_generator_batchnorm(spec: GanSpec) -> GanSpec:
 def train_and_score_gan(args: argparse.Namespace, seed: int) -> dict:
     """FID against the validation split (and cond_accuracy) every eval_every steps."""
     dataset = load_dataset("digits")
-    classifier = load_or_train(dataset, default_cache_dir())
+    classifier = load_reference_classifier(dataset, default_cache_dir())
     real_features = classifier.features(dataset.valid_images)
     spec = tuned_spec(
         make_spec(args.variant, dataset.image_shape, dataset.num_classes),

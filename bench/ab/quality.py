@@ -74,25 +74,27 @@ def compare_quality(
 
 
 def _metrics(arrays: np.lib.npyio.NpzFile, dataset: Dataset, cache_dir: Path) -> dict[str, float]:
-    from metrics.classifier import conditional_accuracy, load_or_train
+    from bench.catalogue import COND_ACCURACY, FID_CLASSIFIER, SSL_ACCURACY
+    from bench.evaluation import load_reference_classifier
+    from metrics.classifier import conditional_accuracy
     from metrics.fid import fid_from_features
     from metrics.semisup import classification_accuracy
 
-    classifier = load_or_train(dataset, cache_dir)
+    classifier = load_reference_classifier(dataset, cache_dir)
     samples = arrays["samples"]
     values = {
-        "fid_classifier": float(
+        FID_CLASSIFIER.name: float(
             fid_from_features(
                 classifier.features(samples), classifier.features(dataset.test_images)
             )
         )
     }
     if "sample_labels" in arrays:
-        values["cond_accuracy"] = float(
+        values[COND_ACCURACY.name] = float(
             conditional_accuracy(classifier, samples, arrays["sample_labels"])
         )
     if "test_logits" in arrays:
-        values["ssl_accuracy"] = float(
+        values[SSL_ACCURACY.name] = float(
             classification_accuracy(arrays["test_logits"], dataset.test_labels)
         )
     return values
