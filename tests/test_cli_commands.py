@@ -11,7 +11,7 @@ import argparse
 import bench.cli
 from bench.cli import build_parser, main
 
-SUB_COMMANDS = ["run", "compare", "save-baseline", "report", "gpu-check", "list", "env"]
+SUB_COMMANDS = ["run", "compare", "save-baseline", "ab", "report", "gpu-check", "list", "env"]
 
 
 def sub_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

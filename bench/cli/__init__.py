@@ -30,7 +30,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     report.register,
     info.register,
 )
-DESCRIPTION = "python -m bench {run,compare,save-baseline,list,env}: the command line of ganbench."
+DESCRIPTION = "python -m bench SUB-COMMAND: the command line of ganbench (sub-commands below)."
 
 
 def build_parser() -> argparse.ArgumentParser:
