@@ -87,4 +87,5 @@ def test_the_row_identity_is_read_off_the_run_spec_and_its_settings():
         "max_mem_mb": 512,
         "tf32": True,
         "eval_samples": 10_000,
+        "train_budget_s": None,
     }

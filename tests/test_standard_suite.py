@@ -16,7 +16,7 @@ from bench.config import RunSpec, load_suite
 from implementations import registry
 from tests.conftest import REPO_ROOT
 
-STANDARD_STEPS = {"vanilla": 3000, "conditional": 3000, "ssgan": 3000, "dcgan": 800, "lsgan": 800}
+STANDARD_STEPS = {"vanilla": 1500, "conditional": 1500, "ssgan": 1500, "dcgan": 380, "lsgan": 380}
 SEEDS = (0, 1, 2)
 JOBS = 2  # tox -e bench runs the suite with --jobs 2
 # Of the 30 minutes the suite may take on a quiet 2-core machine, 20 are for training; the
