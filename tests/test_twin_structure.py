@@ -34,6 +34,8 @@ FRAMEWORK_ONLY = {
         "common.py:set_tf32",  # Keras has one switch, called inline
         "common.py:_to_nhwc",  # torch computes in NCHW; Keras stays NHWC
         "common.py:FrameworkGAN.compile_module",  # torch.compile per module
+        # which of torch's Adam kernels ran (fused on CUDA), for the row; Keras has one
+        "common.py:adam_implementation",
     },
     "tf": {
         "common.py:SpecNet.__call__",  # the Keras-style call protocol

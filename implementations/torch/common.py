@@ -222,7 +222,9 @@ def set_determinism(enabled: bool, device: torch.device) -> dict[str, str]:
     (the worker's FLOP counter builds one) must not undo the run's request. On a GPU,
     cuBLAS is deterministic only with a fixed workspace (CUBLAS_WORKSPACE_CONFIG, read when
     the first cuBLAS handle is made) and cuDNN's autotuner may pick another algorithm in
-    each process, so both are pinned too. On the CPU the switches cost nothing.
+    each process, so both are pinned too. On the CPU the switches cost nothing. Not
+    deterministic on a GPU: cuDNN picks its fastest convolution algorithms in the warm-up, as
+    TensorFlow's autotuner does by default (TF_CUDNN_USE_AUTOTUNE), a like-for-like comparison.
     """
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -230,8 +232,6 @@ def set_determinism(enabled: bool, device: torch.device) -> dict[str, str]:
         torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True)
     elif device.type == "cuda" and not torch.backends.cudnn.deterministic:
-        # cuDNN picks its fastest convolution algorithms in the warm-up, as TensorFlow's
-        # autotuner does by default (TF_CUDNN_USE_AUTOTUNE): a like-for-like comparison.
         torch.backends.cudnn.benchmark = True
     return {
         "torch.use_deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()),
