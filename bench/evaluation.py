@@ -43,7 +43,12 @@ from bench.config import default_cache_dir
 from bench.datasets import Dataset, labelled_subset
 from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
-from metrics.classifier import ReferenceClassifier, conditional_accuracy, load_or_train
+from metrics.classifier import (
+    ReferenceClassifier,
+    TrainingSettings,
+    conditional_accuracy,
+    load_or_train,
+)
 from metrics.fid import fid_from_features, kid_from_features
 from metrics.parzen import parzen_log_likelihood
 from metrics.probe import linear_probe_accuracy
@@ -234,7 +239,9 @@ def pytorch_fid_missing_reason(error: ModuleNotFoundError) -> str:
     )
 
 
-def load_reference_classifier(dataset: Dataset, cache_dir: Path) -> ReferenceClassifier:
+def load_reference_classifier(
+    dataset: Dataset, cache_dir: Path, settings: TrainingSettings | None = None
+) -> ReferenceClassifier:
     """The data set's reference classifier, cached in `cache_dir` (metrics/ takes arrays)."""
     return load_or_train(
         dataset.name,
@@ -244,6 +251,7 @@ def load_reference_classifier(dataset: Dataset, cache_dir: Path) -> ReferenceCla
         dataset.test_labels,
         dataset.num_classes,
         cache_dir,
+        settings,
     )
 
 

@@ -11,6 +11,7 @@ import torch
 
 import metrics.classifier as classifier_module
 from bench.datasets import Dataset
+from bench.evaluation import load_reference_classifier
 from metrics.classifier import (
     ClassifierCacheWarning,
     ReferenceClassifier,
@@ -23,17 +24,8 @@ TINY_SETTINGS = TrainingSettings(epochs=1, batch_size=32)
 
 
 def load_or_train(dataset: Dataset, cache_dir: Path, settings: TrainingSettings):
-    """metrics.classifier.load_or_train given a Dataset's plain fields, as the evaluator does."""
-    return classifier_module.load_or_train(
-        dataset.name,
-        dataset.train_images,
-        dataset.train_labels,
-        dataset.test_images,
-        dataset.test_labels,
-        dataset.num_classes,
-        cache_dir,
-        settings,
-    )
+    """The evaluator's way in: metrics.classifier.load_or_train on a Dataset's plain fields."""
+    return load_reference_classifier(dataset, cache_dir, settings)
 
 
 def cache_paths(dataset: Dataset, cache_dir: Path, settings: TrainingSettings):
