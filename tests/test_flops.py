@@ -67,7 +67,7 @@ def test_tf_counts_its_own_traced_step_like_torch_counts_its_twin(variant):
 
 
 def test_an_extra_discriminator_step_in_the_tf_twin_only_makes_compare_say_changed(monkeypatch):
-    from bench.compare import CHANGED, compare_rows
+    from bench.compare import Verdict, compare_rows
     from implementations.tf.vanilla import VanillaGAN
     from tests.test_compare import make_row
 
@@ -87,4 +87,4 @@ def test_an_extra_discriminator_step_in_the_tf_twin_only_makes_compare_say_chang
     baseline = make_row(variant="dcgan", framework="tf", flops_per_step=before)
     current = make_row(variant="dcgan", framework="tf", flops_per_step=after)
     comparison = compare_rows([baseline], [current])
-    assert comparison.identities[0].verdict == CHANGED and comparison.regressed
+    assert comparison.identities[0].verdict is Verdict.CHANGED and comparison.regressed

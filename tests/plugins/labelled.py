@@ -11,37 +11,9 @@ stays framework-free.
 
 from __future__ import annotations
 
-import math
-
 from implementations.registry import register
-from implementations.spec import Dense, GanSpec, ImageShape, Reshape, register_spec
-
-VARIANT = "labelled_mlp"
-
-
-def labelled_mlp_spec(image_shape: ImageShape, num_classes: int, preset: str) -> GanSpec:
-    """z and the one-hot label -> 48 ReLU -> image; image and label -> 48 LeakyReLU -> logit."""
-    width = {"paper": 256, "tiny": 48}[preset]
-    latent_dim = 32
-    return GanSpec(
-        variant=VARIANT,
-        image_shape=image_shape,
-        num_classes=num_classes,
-        latent_dim=latent_dim,
-        generator_input=(latent_dim + num_classes,),
-        generator=(
-            Dense("fc1", width, "relu"),
-            Dense("out", math.prod(image_shape), "tanh"),
-            Reshape(image_shape),
-        ),
-        discriminator_input=(math.prod(image_shape) + num_classes,),
-        discriminator=(Dense("fc1", width, "leaky_relu"), Dense("logit", 1)),
-        loss="non_saturating_bce",
-        label_scale=10.0,
-        preset=preset,
-        label_use="conditional",
-    )
-
+from implementations.spec import register_spec
+from tests.plugins.labelled_spec import VARIANT, labelled_mlp_spec
 
 register_spec(VARIANT, labelled_mlp_spec)
 register("torch", VARIANT, "tests.plugins.labelled_torch:build")
