@@ -20,6 +20,7 @@ import dataclasses
 import pytest
 
 from bench.flops import train_step_flops
+from implementations.registry import variants
 from implementations.spec import Dense, make_spec, network_shapes
 
 
@@ -55,7 +56,7 @@ def ssgan_unused_logits_flops(spec, batch_size: int) -> int:
     return 2 * 2 * batch_size * features * classes
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "conditional", "dcgan", "lsgan", "ssgan"])
+@pytest.mark.parametrize("variant", variants())
 def test_tf_counts_its_own_traced_step_like_torch_counts_its_twin(variant):
     # Counted independently: torch's FlopCounterMode, TensorFlow's traced graph. Agreement
     # is exact, but for ssgan's two matmuls that only torch runs (the stated tolerance).

@@ -20,6 +20,7 @@ import pytest
 
 from bench.config import ConfigError, load_suite, suite_from_dict
 from bench.results import read_rows
+from implementations.registry import variants
 from tests.conftest import REPO_ROOT, cli_environment
 
 SCRIPT = REPO_ROOT / "tools" / "gpu_quick.sh"
@@ -28,14 +29,14 @@ HIDE_MODULES = REPO_ROOT / "tests" / "hide_modules"
 
 def test_gpu_quick_expands_to_the_rows_its_file_states():
     specs = load_suite("gpu-quick").run_specs()
-    # torch: 5 variants x 2 batch sizes x 2 precisions x 3 modes; tf: the same x 2 modes.
-    assert Counter(spec.framework for spec in specs) == {"torch": 60, "tf": 40}
-    assert len({spec.run_id for spec in specs}) == 100
+    # every registered variant (5 built in); per variant, torch: 2 batch sizes x 2 precisions
+    # x 3 modes; tf: the same x 2 modes.
+    n = len(variants())
+    assert Counter(spec.framework for spec in specs) == {"torch": 12 * n, "tf": 8 * n}
+    assert len({spec.run_id for spec in specs}) == 20 * n
     modes = {fw: {s.compile for s in specs if s.framework == fw} for fw in ("torch", "tf")}
     assert modes == {"torch": {"default", "compiled", "cudagraphs"}, "tf": {"default", "compiled"}}
-    assert Counter(spec.variant for spec in specs) == {
-        v: 20 for v in ("vanilla", "conditional", "dcgan", "lsgan", "ssgan")
-    }
+    assert Counter(spec.variant for spec in specs) == {v: 20 for v in variants()}
     assert {(s.batch_size, s.precision) for s in specs} == {
         (b, p) for b in (512, 64) for p in ("bf16", "fp32")
     }
