@@ -144,7 +144,7 @@ def command_ab(args: argparse.Namespace) -> int:
     print(format_result(result))
     path = write_result(result, args.out)
     print(f"result: {path.resolve()}")
-    from reports.ab_section import write_ab_report
+    from reports.sections.ab import write_ab_report
 
     print(f"report: {write_ab_report(path).resolve()}")
     return EXIT_REGRESSION if result.regressed else 0

@@ -41,6 +41,7 @@ VERDICT_CLASSES: dict[Verdict, str] = {
     Verdict.FASTER: "good",
     Verdict.BETTER: "good",
     Verdict.SAME: "neutral",
+    Verdict.INCONCLUSIVE: "warn",
     Verdict.SLOWER: "bad",
     Verdict.WORSE: "bad",
     Verdict.NEW: "info",
