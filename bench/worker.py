@@ -28,15 +28,10 @@ import torch._dynamo  # noqa: F401
 from tqdm import tqdm
 
 from bench import references
+from bench.batches import labelled_subset, semi_supervised_batches, training_batches
 from bench.catalogue import MFU
 from bench.config import RunSpec, default_cache_dir
-from bench.datasets import (
-    Dataset,
-    labelled_subset,
-    load_dataset,
-    semi_supervised_batches,
-    training_batches,
-)
+from bench.datasets import Dataset, load_dataset
 from bench.evaluation import (
     EvaluationSettings,
     Evaluator,

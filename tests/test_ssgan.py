@@ -21,7 +21,7 @@ import torch
 # triton after tensorflow segfaults, and torch's first optimiser imports it.
 import torch._dynamo
 
-from bench.datasets import labelled_subset, semi_supervised_batches
+from bench.batches import labelled_subset, semi_supervised_batches
 from bench.timing import measure_training
 from implementations import registry
 from implementations.api import BuildOptions

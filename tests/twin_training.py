@@ -19,13 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.datasets import (
-    Dataset,
-    labelled_subset,
-    load_dataset,
-    semi_supervised_batches,
-    training_batches,
-)
+from bench.batches import labelled_subset, semi_supervised_batches, training_batches
+from bench.datasets import Dataset, load_dataset
 from implementations import registry
 from implementations.api import GAN, BuildOptions
 from implementations.spec import NON_TRAINABLE, GanSpec, make_spec
