@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.batches import labelled_subset
 from bench.catalogue import (
     COND_ACCURACY,
     FID_CLASSIFIER,
@@ -40,7 +41,7 @@ from bench.catalogue import (
     SSL_ACCURACY,
 )
 from bench.config import default_cache_dir
-from bench.datasets import Dataset, labelled_subset
+from bench.datasets import Dataset
 from implementations.api import GAN, UnsupportedOperationError, balanced_labels
 from implementations.spec import GanSpec
 from metrics.classifier import (

@@ -27,6 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.catalogue import (
+    COND_ACCURACY,
+    FID_CLASSIFIER,
+    FID_INCEPTION,
+    KID_CLASSIFIER,
+    KID_INCEPTION,
+    PARZEN_LL,
+)
 from bench.evaluation import KID_SUBSET_SIZE, KID_SUBSETS, Evaluator
 
 KINDS = ("real", "noise")
@@ -82,12 +90,12 @@ def score(evaluator: Evaluator, kind: str, images: np.ndarray, labels: np.ndarra
     return Reference(
         kind=kind,
         samples=len(images),
-        parzen_ll=values["parzen_ll"],
-        fid_classifier=values["fid_classifier"],
-        kid_classifier=values["kid_classifier"],
-        classifier_accuracy=values["cond_accuracy"],
-        fid_inception=values.get("fid_inception"),
-        kid_inception=values.get("kid_inception"),
+        parzen_ll=values[PARZEN_LL.name],
+        fid_classifier=values[FID_CLASSIFIER.name],
+        kid_classifier=values[KID_CLASSIFIER.name],
+        classifier_accuracy=values[COND_ACCURACY.name],
+        fid_inception=values.get(FID_INCEPTION.name),
+        kid_inception=values.get(KID_INCEPTION.name),
     )
 
 

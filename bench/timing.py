@@ -2,10 +2,13 @@
 
 - Warm-up steps come first and are not timed as training: their wall time is
   `compile_s` (tracing, compilation, allocator and cache warm-up).
-- Timed steps run in windows. Each window's batches are staged on the device
-  before its clock starts, and the device is synchronised before the clock is
+- Timed steps run in windows. A window's batches are staged on the device
+  before the clock starts, and the device is synchronised before the clock is
   read at both ends, so a window measures training, not host-to-device copies
-  or queued-but-unfinished work.
+  or queued-but-unfinished work. Staging holds at most STAGED_BYTES_MAX of
+  images at once: a longer window is staged and timed in chunks, and its time
+  is the sum of its chunks' (a 1,000,000-step run once staged 40 GB and was
+  killed by the kernel).
 - Nothing is read back from the device inside a window: losses stay device
   scalars until the window has ended, then they are read for the history and
   checked for NaN/inf (the exact step is known).
@@ -27,6 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from implementations.api import GAN, StepLosses
+
+# Images staged on the device at once: 256 MiB is ~1,300 digits batches of 64 (fp32 28x28).
+STAGED_BYTES_MAX = 256 * 2**20
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # images, labels, labelled_mask (host)
 ProgressCallback = Callable[[int, dict[str, float]], None]  # (steps done, latest losses)
@@ -141,12 +147,7 @@ def measure_training(
         window = sizes[index]
         if train_budget_s is not None and index > 0:
             window = budget_window_steps(train_budget_s, windows, index, measurement)
-        staged = [gan.to_device(*next(batches)) for _ in range(window)]
-        gan.synchronize()
-        start = time.perf_counter()
-        step_losses: list[StepLosses] = [gan.train_step(*batch) for batch in staged]
-        gan.synchronize()
-        seconds = time.perf_counter() - start
+        seconds, step_losses = timed_steps(gan, batches, window)
         if index == 0:
             measurement.compile_s = seconds
         else:
@@ -161,6 +162,29 @@ def measure_training(
         if on_window_end is not None and index > 0:
             on_window_end(index, measurement)
     return measurement
+
+
+def timed_steps(gan: GAN, batches: Iterator[Batch], steps: int) -> tuple[float, list[StepLosses]]:
+    """Seconds of `steps` training steps, and their losses (device scalars, unread).
+
+    Batches are staged in chunks of at most STAGED_BYTES_MAX of images (at least one
+    batch); only the steps are timed, each chunk between two synchronisations.
+    """
+    seconds, step_losses = 0.0, []
+    left = steps
+    while left > 0:
+        staged, staged_bytes = [], 0
+        while left > 0 and staged_bytes < STAGED_BYTES_MAX:
+            images, labels, labelled_mask = next(batches)
+            staged.append(gan.to_device(images, labels, labelled_mask))
+            staged_bytes += images.nbytes
+            left -= 1
+        gan.synchronize()
+        start = time.perf_counter()
+        step_losses += [gan.train_step(*batch) for batch in staged]
+        gan.synchronize()
+        seconds += time.perf_counter() - start
+    return seconds, step_losses
 
 
 def _read_losses(

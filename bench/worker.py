@@ -28,14 +28,10 @@ import torch._dynamo  # noqa: F401
 from tqdm import tqdm
 
 from bench import references
+from bench.batches import labelled_subset, semi_supervised_batches, training_batches
+from bench.catalogue import MFU
 from bench.config import RunSpec, default_cache_dir
-from bench.datasets import (
-    Dataset,
-    labelled_subset,
-    load_dataset,
-    semi_supervised_batches,
-    training_batches,
-)
+from bench.datasets import Dataset, load_dataset
 from bench.evaluation import (
     EvaluationSettings,
     Evaluator,
@@ -171,7 +167,7 @@ def _measure(
     if record.measurement.images_per_s is not None:
         record.utilisation = _utilisation(spec, record.measurement.images_per_s, record.model)
         if record.utilisation.mfu is None:
-            record.notes["mfu"] = (
+            record.notes[MFU.name] = (
                 f"the {spec.precision} matmul probe "
                 f"({record.utilisation.peak_gflop_per_s:.2f} GFLOP/s) ran slower than the model "
                 f"itself ({record.utilisation.achieved_gflop_per_s:.2f} GFLOP/s), so it is no "

@@ -76,12 +76,13 @@ class GAN(Protocol):
     options: BuildOptions
 
     def to_device(
-        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray | None = None
+        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray
     ) -> tuple[Any, Any, Any]:
         """Stage one batch on the device once: (images, labels, labelled_mask) there.
 
         labelled_mask (bool, (n,)) says which labels a semi-supervised variant may
-        read; None means all of them. The result is train_step's arguments.
+        read. It has no default, so no caller gets "every label visible" without
+        writing it down (fails closed). The result is train_step's arguments.
         """
 
     def train_step(self, images: Any, labels: Any, labelled_mask: Any) -> StepLosses:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 ImageShape = tuple[int, int, int]  # (height, width, channels), NHWC without N
 Shape = tuple[int, ...]  # a layer's input or output shape without the batch axis
@@ -268,6 +268,30 @@ def trainable_count(spec: GanSpec, network: str) -> int:
 PRESETS: tuple[str, ...] = ("paper", "tiny")
 
 
+def unlabelled_inputs_spec(
+    variant: str,
+    image_shape: ImageShape,
+    num_classes: int,
+    latent_dim: int,
+    generator: tuple[Layer, ...],
+    discriminator: tuple[Layer, ...],
+    **choices: Any,
+) -> GanSpec:
+    """A spec whose G reads z alone and whose D reads the image alone (every built-in but
+    conditional); `choices` are the rest of GanSpec's fields (loss, optimisers, ...)."""
+    return GanSpec(
+        variant=variant,
+        image_shape=image_shape,
+        num_classes=num_classes,
+        latent_dim=latent_dim,
+        generator_input=(latent_dim,),
+        generator=generator,
+        discriminator_input=image_shape,
+        discriminator=discriminator,
+        **choices,
+    )
+
+
 def vanilla_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper") -> GanSpec:
     """Goodfellow et al. 2014: MLP generator and discriminator, non-saturating loss.
 
@@ -301,15 +325,13 @@ def vanilla_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper
         Dense("fc2", d_widths[1], "leaky_relu", leaky_slope=0.2),
         Dense("logit", 1),
     )
-    return GanSpec(
-        variant="vanilla",
-        image_shape=image_shape,
-        num_classes=num_classes,
-        latent_dim=latent_dim,
-        generator_input=(latent_dim,),
-        generator=generator,
-        discriminator_input=image_shape,
-        discriminator=discriminator,
+    return unlabelled_inputs_spec(
+        "vanilla",
+        image_shape,
+        num_classes,
+        latent_dim,
+        generator,
+        discriminator,
         loss="non_saturating_bce",
         preset=preset,
     )
@@ -400,15 +422,13 @@ def dcgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
             ]
         filters *= 2
     discriminator += [Flatten(), Dense("logit", 1, initializer="normal_0.02")]
-    return GanSpec(
-        variant="dcgan",
-        image_shape=image_shape,
-        num_classes=num_classes,
-        latent_dim=latent_dim,
-        generator_input=(latent_dim,),
-        generator=tuple(generator),
-        discriminator_input=image_shape,
-        discriminator=tuple(discriminator),
+    return unlabelled_inputs_spec(
+        "dcgan",
+        image_shape,
+        num_classes,
+        latent_dim,
+        tuple(generator),
+        tuple(discriminator),
         loss="non_saturating_bce",
         preset=preset,
     )
@@ -461,15 +481,13 @@ def ssgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
         Dense("features", d_widths[2], "leaky_relu"),
         Dense("class_logits", num_classes),
     )
-    return GanSpec(
-        variant="ssgan",
-        image_shape=image_shape,
-        num_classes=num_classes,
-        latent_dim=latent_dim,
-        generator_input=(latent_dim,),
-        generator=generator,
-        discriminator_input=image_shape,
-        discriminator=discriminator,
+    return unlabelled_inputs_spec(
+        "ssgan",
+        image_shape,
+        num_classes,
+        latent_dim,
+        generator,
+        discriminator,
         loss="semi_supervised",
         g_optimizer=Adam(learning_rate=5e-4),  # chosen on validation (docstring)
         d_optimizer=Adam(learning_rate=5e-4),

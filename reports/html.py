@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import jinja2
-
 from bench.atomic_file import write_text_atomically
 from bench.compare.verdicts import Identity, IdentityComparison
 from bench.results import ROWS_DIR, Row, read_rows_skipping
@@ -26,6 +24,7 @@ from reports.aggregate import (
     implementation_key,
     quality_metric,
 )
+from reports.sections.ab import ab_sections
 from reports.sections.choose import choice_view, choices
 from reports.sections.environment import environment_facts, mix_warning, summary, title
 from reports.sections.failures import failure_groups
@@ -34,6 +33,7 @@ from reports.sections.leaderboard import leaderboard_table
 from reports.sections.raw import RAW_TABLE_MAX_ROWS, raw_csv_data_uri, raw_table
 from reports.sections.references import reference_lines
 from reports.sections.samples import sample_grids
+from reports.templating import template_environment
 
 __all__ = ["REPORT_FILE", "ReportError", "environment_facts", "mix_warning", "render", "report"]
 
@@ -82,7 +82,14 @@ def report(
     if baseline is not None:
         verdicts = {**baseline_verdicts(Path(baseline), rows), **(verdicts or {})}
     output = Path(output) if output is not None else results_dir / REPORT_FILE
-    return write_report(rows, output, verdicts=verdicts, source=str(results_dir), skipped=skipped)
+    return write_report(
+        rows,
+        output,
+        verdicts=verdicts,
+        source=str(results_dir),
+        skipped=skipped,
+        ab=ab_sections(results_dir),
+    )
 
 
 def baseline_verdicts(baseline: Path, rows: Sequence[Row]) -> dict[str, IdentityComparison]:
@@ -104,9 +111,10 @@ def write_report(
     verdicts: Mapping[str, IdentityComparison] | None = None,
     source: str = "",
     skipped: Sequence[str] = (),
+    ab: Sequence[str] = (),
 ) -> Path:
     """Render the rows and write the file atomically, so a browser never opens half of it."""
-    text = render(rows, verdicts=verdicts, source=source, skipped=skipped)
+    text = render(rows, verdicts=verdicts, source=source, skipped=skipped, ab=ab)
     try:
         return write_text_atomically(Path(output), text)
     except OSError as error:
@@ -118,8 +126,10 @@ def render(
     verdicts: Mapping[str, IdentityComparison] | None = None,
     source: str = "",
     skipped: Sequence[str] = (),
+    ab: Sequence[str] = (),
 ) -> str:
-    """The report's HTML text; `skipped` says why each unreadable row file was left out."""
+    """The report's HTML text; `skipped` says why each unreadable row file was left out;
+    `ab`: rendered `bench ab` sections (reports.sections.ab), shown after the twins."""
     implementations = group_implementations(rows)
     space = feature_space(rows)
     quality = quality_metric(implementations, space)
@@ -142,15 +152,5 @@ def render(
         raw_csv_uri=raw_csv_data_uri(rows),
         row_count=len(rows),
         raw_table_max_rows=RAW_TABLE_MAX_ROWS,
-    )
-
-
-def template_environment() -> jinja2.Environment:
-    """Autoescape on for every template: row text is data, never markup."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        ab_sections=list(ab),
     )

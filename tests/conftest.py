@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +67,21 @@ def import_or_skip_unless_ci(module: str, reason: str) -> Any:
 
 
 def run_cli(
-    *args: str, plugins: bool = False, timeout_s: float = 600, cwd: Path | None = None
+    *args: str,
+    plugins: bool = False,
+    timeout_s: float = 600,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
-    """`python -m bench ARGS` in a fresh process, as a user would type it."""
+    """`python -m bench ARGS` in a fresh process, as a user would type it.
+
+    `env` replaces cli_environment(plugins); `prefix` goes before the interpreter (e.g.
+    `unshare -n`)."""
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
+        [*prefix, sys.executable, "-m", "bench", *args],
         cwd=cwd or REPO_ROOT,
-        env=cli_environment(plugins),
+        env=cli_environment(plugins) if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout_s,

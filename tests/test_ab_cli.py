@@ -5,6 +5,7 @@ JSON result is written; and one real run that catches a planted 30% slowdown.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,8 +21,11 @@ from bench.ab.measure import Measurement, MeasureSettings
 from bench.ab.session import AbResult, ImplementationResult, Plan
 from bench.ab.stats import Interval
 from bench.ab.verdict import ExactCheck, Verdict
+from reports.html import report
+from reports.sections.ab import AB_DIR
 from tests.ab_scratch import commit, copy_of_this_tree, git, plant_slowdown
 from tests.conftest import cli_environment
+from tests.report_rows import crafted_rows, write_rows_fast
 
 
 @pytest.fixture
@@ -145,6 +149,28 @@ def test_the_line_gives_verdict_change_interval_mde_and_windows(
         "slower       v0/torch  -10.0% [-14.0%, -6.0%] (97.50% interval), MDE 6.0%, "
         "32 windows of 2 steps, 128 -> 116 images/s"
     )
+
+
+def test_the_report_of_a_results_folder_shows_the_ab_results_in_it(
+    repo, capsys, monkeypatch, tmp_path
+):
+    # `bench ab --out RESULTS/ab` puts the result where that folder's report finds it.
+    results = tmp_path / "results"
+    write_rows_fast(results, crafted_rows(seeds=(0,), with_failures=False))
+    verdicts = [Verdict.SLOWER, Verdict.SAME]
+    monkeypatch.setattr(session, "run_ab", lambda *a, **k: crafted(verdicts, repo))
+    main(["ab", "HEAD", "--out", str(results / AB_DIR)])
+    html = report(results).read_text()
+    assert html.count('<section id="ab">') == 1
+    assert '<td class="verdict-bad">slower</td>' in html
+    assert '<td class="verdict-good">same</td>' in html
+    assert report(results_without_ab(results, tmp_path)).read_text().count('id="ab"') == 0
+
+
+def results_without_ab(results: Path, tmp_path: Path) -> Path:
+    other = tmp_path / "no-ab"
+    shutil.copytree(results / "rows", other / "rows")
+    return other
 
 
 # --- real side processes ------------------------------------------------------------------

@@ -13,16 +13,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bench.ab import stats as ab_stats
 from bench.ab.measure import MeasureSettings, measure_pair
-from bench.ab.stats import (
-    ALPHA,
-    FIRST_LOOK_BLOCKS,
-    Interval,
-    block_log_ratios,
-    look_schedule,
-    minimum_detectable_pct,
-    paired_interval,
-)
 from bench.ab.verdict import ExactCheck, Verdict, final_verdict, throughput_verdict
 
 TEN_PCT_SLOWER = math.log(1 / 1.1)  # B's step takes 1.1x as long: images/s x 1/1.1
@@ -31,13 +23,13 @@ TEN_PCT_SLOWER = math.log(1 / 1.1)  # B's step takes 1.1x as long: images/s x 1/
 def test_block_log_ratio_is_log_of_a_time_over_b_time_per_abba_baab_block():
     # Block 1: A's four windows 1 s each, B's 1.25 s -> B is 20% slower in images/s.
     # Block 2: A 2 s each, B 1 s -> B twice as fast.
-    ratios = block_log_ratios([1.0] * 4 + [2.0] * 4, [1.25] * 4 + [1.0] * 4)
+    ratios = ab_stats.block_log_ratios([1.0] * 4 + [2.0] * 4, [1.25] * 4 + [1.0] * 4)
     assert ratios == pytest.approx([math.log(4 / 5), math.log(8 / 4)])
 
 
 def test_symmetric_noise_around_a_10pct_slowdown_gives_it_as_the_estimate():
     noise = np.linspace(-0.08, 0.08, 21)  # symmetric: the Hodges-Lehmann shift is exact
-    interval = paired_interval(TEN_PCT_SLOWER + noise, confidence=0.95)
+    interval = ab_stats.paired_interval(TEN_PCT_SLOWER + noise, confidence=0.95)
     assert interval.change_pct == pytest.approx(100 * (1 / 1.1 - 1))  # -9.0909%
     assert interval.high_pct < 0 and interval.blocks == 21
     assert throughput_verdict(interval, min_effect_pct=3.0) is Verdict.SLOWER
@@ -53,7 +45,7 @@ def test_interval_ends_are_where_the_signed_rank_test_stops_rejecting():
         if stats.wilcoxon(values - (low + high) / 2, zero_method="zsplit").pvalue > 0.05
     ]
     expected_low, expected_high = kept[0][0], kept[-1][1]
-    interval = paired_interval(values, confidence=0.95)
+    interval = ab_stats.paired_interval(values, confidence=0.95)
     assert interval.low_pct == pytest.approx(100 * math.expm1(expected_low), abs=1e-12)
     assert interval.high_pct == pytest.approx(100 * math.expm1(expected_high), abs=1e-12)
     assert interval.change_pct == pytest.approx(100 * math.expm1(np.median(walsh)), abs=1e-12)
@@ -66,13 +58,13 @@ def test_a_95pct_interval_misses_zero_in_at_most_5pct_of_null_samples():
     rng = np.random.default_rng(0)
     misses = 0
     for _ in range(300):
-        interval = paired_interval(rng.standard_t(2, size=12) * 0.05, confidence=0.95)
+        interval = ab_stats.paired_interval(rng.standard_t(2, size=12) * 0.05, confidence=0.95)
         misses += interval.low_pct > 0 or interval.high_pct < 0
     assert misses == 14
 
 
-def interval(change: float, low: float, high: float) -> Interval:
-    return Interval(change, low, high, confidence=0.95, standard_error=0.01, blocks=20)
+def interval(change: float, low: float, high: float) -> ab_stats.Interval:
+    return ab_stats.Interval(change, low, high, confidence=0.95, standard_error=0.01, blocks=20)
 
 
 @pytest.mark.parametrize(
@@ -103,19 +95,19 @@ def test_changed_flops_or_params_beat_any_timing_verdict():
 
 def test_minimum_detectable_effect_is_the_larger_of_noise_and_threshold_terms():
     # confidence 0.95 -> z 1.95996; power 0.8 -> z 0.84162; se 0.02 in log units.
-    noisy = Interval(0.0, -4.0, 4.0, confidence=0.95, standard_error=0.02, blocks=20)
+    noisy = ab_stats.Interval(0.0, -4.0, 4.0, confidence=0.95, standard_error=0.02, blocks=20)
     expected = 100 * (1 - math.exp(-(1.959964 + 0.841621) * 0.02))
-    assert minimum_detectable_pct(noisy, 3.0) == pytest.approx(expected, rel=1e-6)
-    quiet = Interval(0.0, -0.1, 0.1, confidence=0.95, standard_error=0.001, blocks=20)
+    assert ab_stats.minimum_detectable_pct(noisy, 3.0) == pytest.approx(expected, rel=1e-6)
+    quiet = ab_stats.Interval(0.0, -0.1, 0.1, confidence=0.95, standard_error=0.001, blocks=20)
     threshold_term = -math.log(0.97) + 0.841621 * 0.001
-    assert minimum_detectable_pct(quiet, 3.0) == pytest.approx(
+    assert ab_stats.minimum_detectable_pct(quiet, 3.0) == pytest.approx(
         100 * (1 - math.exp(-threshold_term)), rel=1e-6
     )
 
 
 def test_look_schedule_grows_by_half_and_never_passes_the_budget():
-    assert look_schedule(100) == [8, 12, 18, 27, 41, 62, 93]
-    assert look_schedule(3) == [FIRST_LOOK_BLOCKS]  # always one look
+    assert ab_stats.look_schedule(100) == [8, 12, 18, 27, 41, 62, 93]
+    assert ab_stats.look_schedule(3) == [ab_stats.FIRST_LOOK_BLOCKS]  # always one look
 
 
 class FakeSide:
@@ -146,9 +138,9 @@ def test_interleaved_loop_calls_a_10pct_slowdown_and_stops_at_the_deciding_look(
     result = measure_pair(FakeSide(rng, 1.0), FakeSide(rng, 1.1), 64, settings)
     assert result.throughput is Verdict.SLOWER and result.stopped == "decided"
     assert result.window_steps == 190  # round(0.2 s / 1.05 ms)
-    schedule = look_schedule(int(30.0 / (8 * 190 * 1.05e-3 * 1.3)))  # 14 blocks: 8, 12
+    schedule = ab_stats.look_schedule(int(30.0 / (8 * 190 * 1.05e-3 * 1.3)))  # 14 blocks: 8, 12
     assert result.planned_looks == len(schedule)
-    assert result.interval.confidence == pytest.approx(1 - ALPHA / len(schedule))
+    assert result.interval.confidence == pytest.approx(1 - ab_stats.ALPHA / len(schedule))
     assert len(result.a_seconds) // 4 in schedule  # it stopped at a scheduled look
 
 

@@ -28,7 +28,7 @@ from bench.compare import (
     iqr,
 )
 from bench.results import Row, write_row
-from tests.conftest import REPO_ROOT, cli_environment
+from tests.conftest import REPO_ROOT, cli_environment, run_cli
 
 CPU_NAME = "Test CPU @ 2.0GHz"
 WORK_FIELDS = [metric.name for metric in of_kind(Kind.WORK)]
@@ -462,14 +462,7 @@ def run_twice(tmp_path: Path, variant: str, env_first: dict, env_second: dict) -
     for index, extra in enumerate((env_first, env_second)):
         out = tmp_path / f"run{index}"
         env = {**cli_environment(), **extra}
-        done = subprocess.run(
-            [sys.executable, "-m", "bench", "run", "--suite", str(suite), "--out", str(out)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_cli("run", "--suite", str(suite), "--out", str(out), env=env)
         assert done.returncode == 0, done.stderr[-3000:]
         folders.append(out)
     return folders

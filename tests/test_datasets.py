@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bench import datasets
-from bench.datasets import Dataset, DatasetUnavailableError, load_dataset, training_batches
+from bench.batches import training_batches
+from bench.datasets import Dataset, DatasetUnavailableError, load_dataset
 
 
 def assert_contract(dataset: Dataset, shape: tuple[int, int, int], num_classes: int = 10) -> None:

@@ -18,7 +18,8 @@ import torch
 from matplotlib import image as mpl_image
 from sklearn.metrics import accuracy_score
 
-from bench.datasets import Dataset, labelled_subset
+from bench.batches import labelled_subset
+from bench.datasets import Dataset
 from bench.evaluation import (
     KID_SUBSET_SIZE,
     KID_SUBSETS,

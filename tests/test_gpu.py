@@ -39,7 +39,9 @@ def build(variant: str, digits, **options) -> GAN:
 
 
 def staged_batch(gan, digits):
-    return gan.to_device(digits.train_images[:BATCH], digits.train_labels[:BATCH])
+    return gan.to_device(
+        digits.train_images[:BATCH], digits.train_labels[:BATCH], np.ones(BATCH, dtype=bool)
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ separable features) and none in noise."""
 import numpy as np
 import pytest
 
-from bench.datasets import Dataset, labelled_subset
+from bench.batches import labelled_subset
+from bench.datasets import Dataset
 from metrics.probe import linear_probe_accuracy
 
 

@@ -12,6 +12,7 @@ from implementations.api import GAN, BuildOptions, UnsupportedOperationError
 from implementations.spec import make_spec, trainable_count, weight_shapes
 
 IMPLEMENTATIONS = [(r.framework, r.variant) for r in registry.registrations()]
+ALL_32 = np.ones(32, dtype=bool)  # every label of a 32-image batch visible
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=lambda key: f"{key[1]}-{key[0]}")
@@ -27,7 +28,7 @@ def test_implementation_is_a_gan_with_its_names(gan):
 
 
 def test_train_step_returns_finite_device_losses_that_read_as_floats(gan, digits):
-    batch = gan.to_device(digits.train_images[:32], digits.train_labels[:32])
+    batch = gan.to_device(digits.train_images[:32], digits.train_labels[:32], ALL_32)
     losses = gan.train_step(*batch)
     gan.synchronize()
     assert set(losses) >= {"d_loss", "g_loss"}
@@ -36,7 +37,7 @@ def test_train_step_returns_finite_device_losses_that_read_as_floats(gan, digits
 
 def test_train_step_changes_both_networks(gan, digits):
     before = gan.get_weights()
-    gan.train_step(*gan.to_device(digits.train_images[:32], digits.train_labels[:32]))
+    gan.train_step(*gan.to_device(digits.train_images[:32], digits.train_labels[:32], ALL_32))
     after = gan.get_weights()
     for network in ("generator", "discriminator"):
         changed = [
@@ -71,7 +72,7 @@ def test_weights_round_trip_in_the_neutral_layout(gan, digits):
     weights = gan.get_weights()
     assert {k: v.shape for k, v in weights.items()} == weight_shapes(gan.spec)
     logits = gan.discriminate(digits.test_images[:4])
-    gan.train_step(*gan.to_device(digits.train_images[:32], digits.train_labels[:32]))
+    gan.train_step(*gan.to_device(digits.train_images[:32], digits.train_labels[:32], ALL_32))
     gan.set_weights(weights)
     np.testing.assert_allclose(gan.discriminate(digits.test_images[:4]), logits, rtol=1e-6)
 

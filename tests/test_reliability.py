@@ -507,16 +507,10 @@ def test_a_suite_of_both_frameworks_passes_with_outgoing_connections_blocked(tmp
         inception_fid=True,
     )
     results = tmp_path / "out"
-    done = subprocess.run(
-        [
-            *network_namespace_prefix(),
-            *bench_command("run", "--suite", str(suite), "--out", str(results), "--jobs", "2"),
-        ],
-        cwd=REPO_ROOT,
+    done = run_cli(
+        *("run", "--suite", str(suite), "--out", str(results), "--jobs", "2"),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        prefix=network_namespace_prefix(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = read_rows(results)

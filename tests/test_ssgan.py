@@ -21,7 +21,7 @@ import torch
 # triton after tensorflow segfaults, and torch's first optimiser imports it.
 import torch._dynamo
 
-from bench.datasets import labelled_subset, semi_supervised_batches
+from bench.batches import labelled_subset, semi_supervised_batches
 from bench.timing import measure_training
 from implementations import registry
 from implementations.api import BuildOptions
@@ -298,7 +298,7 @@ def test_a_run_sees_exactly_the_n_chosen_labels_and_minus_one_elsewhere(digits):
     staged_batches = []
     stage = gan.to_device
 
-    def recording_to_device(images, labels, labelled_mask=None):
+    def recording_to_device(images, labels, labelled_mask):
         staged_batches.append((images.copy(), labels.copy(), np.array(labelled_mask)))
         return stage(images, labels, labelled_mask)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bench.datasets import training_batches
+from bench.batches import training_batches
 from bench.timing import measure_training
 from implementations import registry
 from implementations.api import BuildOptions

@@ -116,11 +116,12 @@ def test_one_training_step_moves_both_twins_the_same_way(twins, digits):
     fixed_noise(torch_gan, latent, torch.from_numpy)
     fixed_noise(tf_gan, latent, tf.constant)
     images, labels = digits.train_images[:64], digits.train_labels[:64]
+    everyone = np.ones(64, dtype=bool)
     probe = digits.test_images[:64]
     logits_before, samples_before = torch_gan.discriminate(probe), torch_gan.sample(8, seed=1)
 
-    torch_losses = torch_gan.train_step(*torch_gan.to_device(images, labels))
-    tf_losses = tf_gan.train_step(*tf_gan.to_device(images, labels))
+    torch_losses = torch_gan.train_step(*torch_gan.to_device(images, labels, everyone))
+    tf_losses = tf_gan.train_step(*tf_gan.to_device(images, labels, everyone))
 
     np.testing.assert_allclose(float(tf_losses["d_loss"]), float(torch_losses["d_loss"]), rtol=1e-5)
     np.testing.assert_allclose(

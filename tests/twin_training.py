@@ -10,6 +10,7 @@ tests/test_twin_training.py; run as a script to print the measured gaps:
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.datasets import (
-    Dataset,
-    labelled_subset,
-    load_dataset,
-    semi_supervised_batches,
-    training_batches,
-)
+from bench.batches import labelled_subset, semi_supervised_batches, training_batches
+from bench.datasets import Dataset, load_dataset
 from implementations import registry
 from implementations.api import GAN, BuildOptions
 from implementations.spec import NON_TRAINABLE, GanSpec, make_spec
@@ -69,7 +65,7 @@ class FixedNoise:
 
 def noise_calls_per_step(spec: GanSpec) -> int:
     """How many times one train_step draws z: k D steps and one G step (ssgan: one and one)."""
-    return 2 if spec.loss.startswith("semi_supervised") else spec.d_steps_per_g_step + 1
+    return 2 if spec.label_use == "semi_supervised" else spec.d_steps_per_g_step + 1
 
 
 def adam_state(gan: GAN) -> dict[str, np.ndarray]:
@@ -98,25 +94,29 @@ def _torch_adam_state(gan) -> dict[str, np.ndarray]:
     return state
 
 
-def _tf_adam_state(gan) -> dict[str, np.ndarray]:
+def _tf_adam_slots(gan) -> Iterator[tuple[str, object, int]]:
+    """(state key prefix, optimizer, slot index) of every trainable tf variable."""
     from implementations.tf.common import neutral_parameters
 
-    state = {}
     for key, module in gan._named_modules():
         optimizer = gan.g_optimizer if key.startswith("generator.") else gan.d_optimizer
         for name, variable in neutral_parameters(module).items():
-            if name in NON_TRAINABLE:
-                continue
-            index = optimizer._get_variable_index(variable)
-            state[f"{key}.{name}.m"] = optimizer._momentums[index].numpy().copy()
-            state[f"{key}.{name}.v"] = optimizer._velocities[index].numpy().copy()
-            state[f"{key}.{name}.steps"] = np.array(float(optimizer.iterations.numpy()))
+            if name not in NON_TRAINABLE:
+                yield f"{key}.{name}", optimizer, optimizer._get_variable_index(variable)
+
+
+def _tf_adam_state(gan) -> dict[str, np.ndarray]:
+    state = {}
+    for prefix, optimizer, index in _tf_adam_slots(gan):
+        state[f"{prefix}.m"] = optimizer._momentums[index].numpy().copy()
+        state[f"{prefix}.v"] = optimizer._velocities[index].numpy().copy()
+        state[f"{prefix}.steps"] = np.array(float(optimizer.iterations.numpy()))
     return state
 
 
 def batches(dataset: Dataset, spec: GanSpec, steps: int) -> list[tuple[np.ndarray, ...]]:
     """The run's first `steps` batches, as the worker makes them (semi-supervised: N labels)."""
-    if spec.loss.startswith("semi_supervised"):
+    if spec.label_use == "semi_supervised":
         labelled = labelled_subset(dataset.train_labels, SSL_LABELS, seed=0)
         stream = semi_supervised_batches(
             dataset.train_images, dataset.train_labels, labelled, BATCH_SIZE, seed=0
@@ -131,17 +131,10 @@ def batches(dataset: Dataset, spec: GanSpec, steps: int) -> list[tuple[np.ndarra
 
 def set_tf_adam_state(gan, state: dict[str, np.ndarray]) -> None:
     """Load adam_state() of the torch twin into the tf twin's Adam (moments and step)."""
-    from implementations.tf.common import neutral_parameters
-
-    for key, module in gan._named_modules():
-        optimizer = gan.g_optimizer if key.startswith("generator.") else gan.d_optimizer
-        for name, variable in neutral_parameters(module).items():
-            if name in NON_TRAINABLE:
-                continue
-            index = optimizer._get_variable_index(variable)
-            optimizer._momentums[index].assign(state[f"{key}.{name}.m"])
-            optimizer._velocities[index].assign(state[f"{key}.{name}.v"])
-            optimizer.iterations.assign(int(state[f"{key}.{name}.steps"]))
+    for prefix, optimizer, index in _tf_adam_slots(gan):
+        optimizer._momentums[index].assign(state[f"{prefix}.m"])
+        optimizer._velocities[index].assign(state[f"{prefix}.v"])
+        optimizer.iterations.assign(int(state[f"{prefix}.steps"]))
 
 
 @dataclass(frozen=True)

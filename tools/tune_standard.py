@@ -28,13 +28,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch
 import torch._dynamo
 
+from bench.batches import labelled_subset, semi_supervised_batches, training_batches
 from bench.config import default_cache_dir
-from bench.datasets import (
-    labelled_subset,
-    load_dataset,
-    semi_supervised_batches,
-    training_batches,
-)
+from bench.datasets import load_dataset
 from bench.evaluation import load_reference_classifier
 from implementations import registry
 from implementations.api import BuildOptions

@@ -17,6 +17,7 @@ from typing import Any
 from bench.ab.session import AbResult, ImplementationResult
 from bench.ab.stats import FIRST_LOOK_BLOCKS, WINDOWS_PER_SIDE
 from bench.ab.verdict import Verdict
+from bench.catalogue import IMAGES_PER_S
 
 AB_SCHEMA_VERSION = 1
 AB_FILE_PREFIX = "ab-"
@@ -104,7 +105,7 @@ def result_document(result: AbResult) -> dict[str, Any]:
             values["measurement"]["mde_pct"] = measurement.mde_pct(
                 result.plan.measure.min_effect_pct
             )
-            values["measurement"]["images_per_s"] = {
+            values["measurement"][IMAGES_PER_S.name] = {
                 "A": measurement.images_per_s("A"),
                 "B": measurement.images_per_s("B"),
             }

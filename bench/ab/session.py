@@ -29,6 +29,7 @@ from bench.ab.side import (
     SideProcess,
 )
 from bench.ab.verdict import ExactCheck, Verdict, final_verdict
+from bench.catalogue import FLOPS_PER_STEP, PARAMS_DISCRIMINATOR, PARAMS_GENERATOR
 from bench.config import default_cache_dir
 from bench.datasets import Dataset, load_dataset
 
@@ -216,9 +217,9 @@ def _unmeasurable(facts: dict[str, BuildFacts | SideFailedError]) -> tuple[Verdi
 
 def _exact_checks(a: BuildFacts, b: BuildFacts) -> tuple[ExactCheck, ...]:
     return (
-        ExactCheck("flops_per_step", a.flops_per_step, b.flops_per_step),
-        ExactCheck("params_generator", a.params.get("generator"), b.params.get("generator")),
+        ExactCheck(FLOPS_PER_STEP.name, a.flops_per_step, b.flops_per_step),
+        ExactCheck(PARAMS_GENERATOR.name, a.params.get("generator"), b.params.get("generator")),
         ExactCheck(
-            "params_discriminator", a.params.get("discriminator"), b.params.get("discriminator")
+            PARAMS_DISCRIMINATOR.name, a.params.get("discriminator"), b.params.get("discriminator")
         ),
     )

@@ -7,33 +7,16 @@ Throughput (from bench.ab.stats' interval, `min_effect_pct` the practical thresh
 - inconclusive: none of these once the budget is spent (the MDE says what was reachable).
 Exact figures (FLOPs per step, parameter counts) override it: any difference is `changed`.
 A side that failed is `failed`; an implementation only one revision has is new/missing.
+The values are bench.compare's Verdict, shared by both regression checks.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 
 from bench.ab.stats import Interval
-
-
-class Verdict(enum.Enum):
-    FAILED = "failed"
-    CHANGED = "changed"
-    SLOWER = "slower"
-    FASTER = "faster"
-    SAME = "same"
-    INCONCLUSIVE = "inconclusive"
-    NEW = "new"
-    MISSING = "missing"
-
-    @property
-    def regression(self) -> bool:
-        return self in REGRESSIONS
-
-
-REGRESSIONS = frozenset({Verdict.FAILED, Verdict.CHANGED, Verdict.SLOWER})
+from bench.compare.verdicts import Verdict
 
 
 def throughput_verdict(interval: Interval, min_effect_pct: float) -> Verdict | None:

@@ -15,8 +15,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench.ab import cli as ab
-from bench.cli import compare, info, report, run
+from bench.cli import ab, compare, info, report, run
 from bench.cli.common import EXIT_BAD_INPUT, OneLineParser
 from bench.config import ConfigError
 from bench.datasets import DatasetUnavailableError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.common import EXIT_REGRESSION
+from bench.cli.common import EXIT_REGRESSION, CommandText, add_command
 
 COMPARE_HELP = """\
 Exit status: 0 no regression, 1 something regressed (slower, worse, changed, failed),
@@ -24,17 +24,17 @@ seed std). See bench/compare.py.
 Unreadable input stops the check (exit 2, one line naming the file): a truncated or
 non-JSON row file, or a row or baseline of another schema_version, in either side. A
 regression check never runs on part of the rows."""
+COMPARE = CommandText(
+    "compare",
+    "hold a run against a baseline; exit 1 on a regression",
+    "Compare the rows of CURRENT with those of BASELINE, identity by identity.",
+    COMPARE_HELP,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """The `compare` and `save-baseline` sub-commands (bench/compare/, bench/baseline_file.py)."""
-    compare = commands.add_parser(
-        "compare",
-        help="hold a run against a baseline; exit 1 on a regression",
-        description="Compare the rows of CURRENT with those of BASELINE, identity by identity.",
-        epilog=COMPARE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    compare = add_command(commands, COMPARE)
     compare.add_argument(
         "baseline", type=Path, metavar="BASELINE", help="a baseline file or a results folder"
     )

@@ -1,5 +1,7 @@
 """The values a regression check produces: verdicts, checks and comparisons.
 
+`Verdict` is shared by both regression checks, `bench compare` and `bench ab`.
+
 A verdict is made once, in bench.compare, and stays a value: the command line
 prints it, the report colours a cell by it, the exit status is read from it.
 Nothing turns it into text and back.
@@ -23,6 +25,8 @@ class Verdict(StrEnum):
     FASTER = "faster"
     BETTER = "better"
     SAME = "same"
+    # `bench ab` only: its budget ran out before the interval decided (its MDE says how far)
+    INCONCLUSIVE = "inconclusive"
     NEW = "new"
     MISSING = "missing"
     NOT_COMPARED = "n/a"  # a check with nothing to compare (a null figure, other steps)

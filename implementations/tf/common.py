@@ -82,28 +82,21 @@ def make_module(
     `dtype` is the Keras dtype policy: "float32", or "mixed_bfloat16" (bf16 compute,
     float32 variables).
     """
+    if isinstance(layer, Dense | Conv):
+        weighted = {
+            "use_bias": layer.use_bias,
+            "kernel_initializer": init_kernel(layer.initializer, int(seeds.integers(2**31))),
+            "bias_initializer": "zeros",
+            "name": layer.name,
+            "dtype": dtype,
+        }
     if isinstance(layer, Dense):
-        module = keras.layers.Dense(
-            layer.units,
-            use_bias=layer.use_bias,
-            kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
-            bias_initializer="zeros",
-            name=layer.name,
-            dtype=dtype,
-        )
+        module = keras.layers.Dense(layer.units, **weighted)
     elif isinstance(layer, Conv):
         # Padding as Conv in spec.py defines it: torch's own; in Keras, by hand around "valid".
         conv_class = keras.layers.Conv2DTranspose if layer.transpose else keras.layers.Conv2D
         module = conv_class(
-            layer.filters,
-            layer.kernel,
-            strides=layer.stride,
-            padding="valid",
-            use_bias=layer.use_bias,
-            kernel_initializer=init_kernel(layer.initializer, int(seeds.integers(2**31))),
-            bias_initializer="zeros",
-            name=layer.name,
-            dtype=dtype,
+            layer.filters, layer.kernel, strides=layer.stride, padding="valid", **weighted
         )
     elif isinstance(layer, BatchNorm):
         # Keyword arguments: the second positional argument of BatchNorm is eps.
@@ -303,10 +296,8 @@ class TfGAN:
         return self.last_losses
 
     def to_device(
-        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray | None = None
+        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        if labelled_mask is None:
-            labelled_mask = np.ones(len(labels), dtype=bool)
         with tf.device(self.device):
             return (
                 tf.identity(tf.constant(np.asarray(images, dtype=np.float32))),

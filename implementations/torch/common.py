@@ -310,10 +310,8 @@ class TorchGAN:
         )
 
     def to_device(
-        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray | None = None
+        self, images: np.ndarray, labels: np.ndarray, labelled_mask: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if labelled_mask is None:
-            labelled_mask = np.ones(len(labels), dtype=bool)
         return (
             torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device),
             torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(self.device),

@@ -13,57 +13,35 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bench.catalogue import (
-    ACHIEVED_GFLOP_PER_S,
-    CATALOGUE,
-    COMPILE_S,
-    COND_ACCURACY,
-    FID_CLASSIFIER,
-    FID_INCEPTION,
-    IMAGES_PER_S,
-    KID_CLASSIFIER,
-    KID_INCEPTION,
-    MFU,
-    PARAMS_DISCRIMINATOR,
-    PARAMS_GENERATOR,
-    PARZEN_LL,
-    PARZEN_SE,
-    PEAK_MEM_MB,
-    PERCENT,
-    PROBE_ACCURACY,
-    SIGNIFICANT,
-    SSL_ACCURACY,
-    SSL_BASELINE_ACCURACY,
-    STEP_MS_P50,
-    STEP_MS_P90,
-    Metric,
-)
+from bench import catalogue
+from bench.catalogue import Metric
 from bench.compare.verdicts import IdentityComparison, Verdict
 from reports.aggregate import FeatureSpace, Implementation, Stat
 from reports.sections.references import ReferenceLine
 
 LAYOUT: tuple[Metric, ...] = (
-    IMAGES_PER_S,
-    STEP_MS_P50,
-    STEP_MS_P90,
-    COMPILE_S,
-    PEAK_MEM_MB,
-    ACHIEVED_GFLOP_PER_S,
-    MFU,
-    PARAMS_GENERATOR,
-    PARZEN_LL,
-    FID_INCEPTION,
-    FID_CLASSIFIER,
-    KID_INCEPTION,
-    KID_CLASSIFIER,
-    COND_ACCURACY,
-    SSL_ACCURACY,
-    PROBE_ACCURACY,
+    catalogue.IMAGES_PER_S,
+    catalogue.STEP_MS_P50,
+    catalogue.STEP_MS_P90,
+    catalogue.COMPILE_S,
+    catalogue.PEAK_MEM_MB,
+    catalogue.ACHIEVED_GFLOP_PER_S,
+    catalogue.MFU,
+    catalogue.PARAMS_GENERATOR,
+    catalogue.PARZEN_LL,
+    catalogue.FID_INCEPTION,
+    catalogue.FID_CLASSIFIER,
+    catalogue.KID_INCEPTION,
+    catalogue.KID_CLASSIFIER,
+    catalogue.COND_ACCURACY,
+    catalogue.SSL_ACCURACY,
+    catalogue.PROBE_ACCURACY,
 )
 VERDICT_CLASSES: dict[Verdict, str] = {
     Verdict.FASTER: "good",
     Verdict.BETTER: "good",
     Verdict.SAME: "neutral",
+    Verdict.INCONCLUSIVE: "warn",
     Verdict.SLOWER: "bad",
     Verdict.WORSE: "bad",
     Verdict.NEW: "info",
@@ -108,7 +86,7 @@ class Table:
 
 def shown_metrics(space: FeatureSpace) -> list[Metric]:
     """LAYOUT, then the catalogue's other described metrics; FID/KID of the shown space only."""
-    extra = [m for m in CATALOGUE if m.description and m not in LAYOUT]
+    extra = [m for m in catalogue.CATALOGUE if m.description and m not in LAYOUT]
     return [m for m in (*LAYOUT, *extra) if m.features in (None, space.features)]
 
 
@@ -138,7 +116,7 @@ def leaderboard_table(
             stat = impl.stat(metric.name)
             if stat.mean is None:
                 return null_cell(impl, metric.name, metric.display)
-            return stat_cell(stat, metric.fmt, metric.fmt == PERCENT)
+            return stat_cell(stat, metric.fmt, metric.fmt == catalogue.PERCENT)
 
         return Column(metric.display, metric.description, True, cell, metric)
 
@@ -167,11 +145,15 @@ def leaderboard_table(
         )
         for header, number in footnotes.items()
     ]
-    fid = FID_INCEPTION if space.features == FID_INCEPTION.features else FID_CLASSIFIER
+    fid = (
+        catalogue.FID_INCEPTION
+        if space.features == catalogue.FID_INCEPTION.features
+        else catalogue.FID_CLASSIFIER
+    )
     if any(impl.stat(space.fid).mean is not None for impl in implementations):
         sorted_by = (fid.display, "ascending")
     else:
-        sorted_by = (IMAGES_PER_S.display, "descending")
+        sorted_by = (catalogue.IMAGES_PER_S.display, "descending")
     reference_rows = [(line, reference_cells(line, columns)) for line in references]
     return Table(columns, _ranked(table_rows, space), notes, sorted_by, reference_rows)
 
@@ -187,7 +169,7 @@ def reference_cells(line: ReferenceLine, columns: Sequence[Column]) -> list[Cell
             cells.append(Cell(""))
             continue
         stat = Stat(value, None, 1)
-        text = format_stat(stat, column.metric.fmt, column.metric.fmt == PERCENT)
+        text = format_stat(stat, column.metric.fmt, column.metric.fmt == catalogue.PERCENT)
         cells.append(Cell(text, repr(value), f"{line.kind} reference", "reference"))
     return cells
 
@@ -199,7 +181,7 @@ def _ranked(
 
     def key(pair: tuple[Implementation, list[Cell]]) -> tuple:
         impl = pair[0]
-        fid, speed = impl.stat(space.fid).mean, impl.stat(IMAGES_PER_S.name).mean
+        fid, speed = impl.stat(space.fid).mean, impl.stat(catalogue.IMAGES_PER_S.name).mean
         return (fid is None, fid or 0.0, speed is None, -(speed or 0.0), impl.label)
 
     return sorted(table_rows, key=key)
@@ -211,7 +193,7 @@ def format_stat(stat: Stat, fmt: str, pct: bool = False) -> str:
     if pct:  # "86.3 ± 2.2%": mean and spread both in percent
         spread = f" ± {stat.std * 100:.1f}" if stat.std is not None else ""
         return f"{stat.mean * 100:.1f}{spread}%"
-    if fmt == SIGNIFICANT:  # three significant digits of the mean; the spread to match
+    if fmt == catalogue.SIGNIFICANT:  # three significant digits of the mean; the spread to match
         magnitude = math.floor(math.log10(abs(stat.mean))) if stat.mean else 0
         fmt = f"{{:,.{max(0, 2 - magnitude)}f}}"
     text = fmt.format(stat.mean)
@@ -251,32 +233,35 @@ def _status_order(item: tuple[str, int]) -> tuple[bool, str]:
 
 def _params_cell(impl: Implementation, null_cell: NullCell) -> Cell:
     """G and D in one cell, in millions."""
-    generator = impl.stat(PARAMS_GENERATOR.name).mean
-    discriminator = impl.stat(PARAMS_DISCRIMINATOR.name).mean
+    generator = impl.stat(catalogue.PARAMS_GENERATOR.name).mean
+    discriminator = impl.stat(catalogue.PARAMS_DISCRIMINATOR.name).mean
     if generator is None or discriminator is None:
-        return Cell("—", "", impl.notes.get(PARAMS_GENERATOR.name, ""), "null")
+        return Cell("—", "", impl.notes.get(catalogue.PARAMS_GENERATOR.name, ""), "null")
     text = f"{generator / 1e6:.2f}M / {discriminator / 1e6:.2f}M"
     return Cell(text, repr(generator + discriminator), f"{generator:,.0f} / {discriminator:,.0f}")
 
 
 def _parzen_cell(impl: Implementation, null_cell: NullCell) -> Cell:
     """Parzen LL ± std over seeds, or ± its standard error with one seed."""
-    ll, se = impl.stat(PARZEN_LL.name), impl.stat(PARZEN_SE.name)
+    ll, se = impl.stat(catalogue.PARZEN_LL.name), impl.stat(catalogue.PARZEN_SE.name)
     if ll.mean is None:
-        return null_cell(impl, PARZEN_LL.name, PARZEN_LL.display)
+        return null_cell(impl, catalogue.PARZEN_LL.name, catalogue.PARZEN_LL.display)
     if ll.std is not None:
         title = f"mean ± std over n = {ll.n} seeds; mean standard error {se.mean or 0:.2f}"
-        return Cell(format_stat(ll, PARZEN_LL.fmt), repr(ll.mean), title)
+        return Cell(format_stat(ll, catalogue.PARZEN_LL.fmt), repr(ll.mean), title)
     text = f"{ll.mean:,.1f}" + (f" ± {se.mean:.1f}" if se.mean is not None else "")
     return Cell(text, repr(ll.mean), "one seed: ± standard error over the test split")
 
 
 def _ssl_cell(impl: Implementation, null_cell: NullCell) -> Cell:
     """Semi-supervised accuracy, with the labels-only baseline in brackets."""
-    ssl, baseline = impl.stat(SSL_ACCURACY.name), impl.stat(SSL_BASELINE_ACCURACY.name)
+    ssl, baseline = (
+        impl.stat(catalogue.SSL_ACCURACY.name),
+        impl.stat(catalogue.SSL_BASELINE_ACCURACY.name),
+    )
     if ssl.mean is None:
-        return null_cell(impl, SSL_ACCURACY.name, SSL_ACCURACY.display)
-    text = format_stat(ssl, PERCENT, pct=True)
+        return null_cell(impl, catalogue.SSL_ACCURACY.name, catalogue.SSL_ACCURACY.display)
+    text = format_stat(ssl, catalogue.PERCENT, pct=True)
     text += f" ({baseline.mean:.1%})" if baseline.mean is not None else " (—)"
     title = stat_cell(ssl, "", True).title + "; in brackets: the same D trained on the labels only"
     return Cell(text, repr(ssl.mean), title)
@@ -284,9 +269,9 @@ def _ssl_cell(impl: Implementation, null_cell: NullCell) -> Cell:
 
 # metrics whose cell shows a companion figure beside them
 SPECIAL_CELLS: dict[str, Callable[[Implementation, NullCell], Cell]] = {
-    PARAMS_GENERATOR.name: _params_cell,
-    PARZEN_LL.name: _parzen_cell,
-    SSL_ACCURACY.name: _ssl_cell,
+    catalogue.PARAMS_GENERATOR.name: _params_cell,
+    catalogue.PARZEN_LL.name: _parzen_cell,
+    catalogue.SSL_ACCURACY.name: _ssl_cell,
 }
 
 

@@ -7,49 +7,16 @@ import csv
 import io
 from collections.abc import Sequence
 
-from bench.catalogue import (
-    ACHIEVED_GFLOP_PER_S,
-    CATALOGUE,
-    COMPILE_S,
-    COND_ACCURACY,
-    FID_CLASSIFIER,
-    FID_INCEPTION,
-    FLOPS_PER_STEP,
-    IMAGES_PER_S,
-    IMAGES_PER_S_RELATIVE,
-    KID_CLASSIFIER,
-    KID_INCEPTION,
-    MFU,
-    PARAMS_DISCRIMINATOR,
-    PARAMS_GENERATOR,
-    PARZEN_LL,
-    PARZEN_SE,
-    PEAK_GFLOP_PER_S,
-    PEAK_MEM_MB,
-    PROBE_ACCURACY,
-    SSL_ACCURACY,
-    SSL_BASELINE_ACCURACY,
-    STEP_MS_P50,
-    STEP_MS_P90,
-    TRAIN_WALL_S,
-    Metric,
-)
-from bench.results import Row
+from bench import catalogue
+from bench.catalogue import Metric
+from bench.results import RUN_IDENTITY_FIELDS, Row
 
 RAW_TABLE_MAX_ROWS = 500  # more rows than this: the CSV link only, no table
+# The run's identity in bench.results' order up to its compile mode, the device's name
+# beside its kind, then how the run ended.
+_IDENTITY_COLUMNS = RUN_IDENTITY_FIELDS[: RUN_IDENTITY_FIELDS.index("compile") + 1]
 RUN_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "suite",
-    "variant",
-    "framework",
-    "dataset",
-    "seed",
-    "batch_size",
-    "steps",
-    "device",
-    "device_name",
-    "precision",
-    "compile",
+    *(c for f in _IDENTITY_COLUMNS for c in ((f, "device_name") if f == "device" else (f,))),
     "status",
     "error",
     "diverged_step",
@@ -64,31 +31,31 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "job_id",
 )
 SPEED_COLUMNS: tuple[Metric, ...] = (
-    IMAGES_PER_S,
-    IMAGES_PER_S_RELATIVE,
-    STEP_MS_P50,
-    STEP_MS_P90,
-    COMPILE_S,
-    PEAK_MEM_MB,
-    PARAMS_GENERATOR,
-    PARAMS_DISCRIMINATOR,
-    FLOPS_PER_STEP,
-    ACHIEVED_GFLOP_PER_S,
-    PEAK_GFLOP_PER_S,
-    MFU,
+    catalogue.IMAGES_PER_S,
+    catalogue.IMAGES_PER_S_RELATIVE,
+    catalogue.STEP_MS_P50,
+    catalogue.STEP_MS_P90,
+    catalogue.COMPILE_S,
+    catalogue.PEAK_MEM_MB,
+    catalogue.PARAMS_GENERATOR,
+    catalogue.PARAMS_DISCRIMINATOR,
+    catalogue.FLOPS_PER_STEP,
+    catalogue.ACHIEVED_GFLOP_PER_S,
+    catalogue.PEAK_GFLOP_PER_S,
+    catalogue.MFU,
 )
 QUALITY_COLUMNS: tuple[Metric, ...] = (
-    TRAIN_WALL_S,
-    PARZEN_LL,
-    PARZEN_SE,
-    FID_INCEPTION,
-    KID_INCEPTION,
-    FID_CLASSIFIER,
-    KID_CLASSIFIER,
-    COND_ACCURACY,
-    SSL_ACCURACY,
-    SSL_BASELINE_ACCURACY,
-    PROBE_ACCURACY,
+    catalogue.TRAIN_WALL_S,
+    catalogue.PARZEN_LL,
+    catalogue.PARZEN_SE,
+    catalogue.FID_INCEPTION,
+    catalogue.KID_INCEPTION,
+    catalogue.FID_CLASSIFIER,
+    catalogue.KID_CLASSIFIER,
+    catalogue.COND_ACCURACY,
+    catalogue.SSL_ACCURACY,
+    catalogue.SSL_BASELINE_ACCURACY,
+    catalogue.PROBE_ACCURACY,
 )
 _LISTED = (*SPEED_COLUMNS, *QUALITY_COLUMNS)
 # The CSV's columns: a file format, so the order is fixed here; a catalogue metric not
@@ -99,7 +66,7 @@ RAW_COLUMNS: tuple[str, ...] = (
     "tf32",
     *(metric.name for metric in QUALITY_COLUMNS),
     *PROVENANCE_COLUMNS,
-    *(metric.name for metric in CATALOGUE if metric not in _LISTED),
+    *(metric.name for metric in catalogue.CATALOGUE if metric not in _LISTED),
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.catalogue import COND_ACCURACY
 from bench.results import Row
 
 # How each reference is named for readers, and the row metric its classifier accuracy is
@@ -19,7 +20,7 @@ KIND_LABELS = {
     "real": "training images (floor: what a perfect generator scores)",
     "noise": "uniform noise (ceiling: what an untrained generator scores)",
 }
-CLASSIFIER_ACCURACY_AS = "cond_accuracy"
+CLASSIFIER_ACCURACY_AS = COND_ACCURACY.name
 
 
 @dataclass(frozen=True)

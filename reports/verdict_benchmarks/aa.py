@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from reports.aggregate import feature_space, group_implementations, quality_metr
 from reports.sections.choose import Lead, choices
 from reports.sections.frameworks import framework_twins
 from reports.significance import ALPHA, Outcome
+from reports.verdict_benchmarks import emit_json
 
 CALLED = (Outcome.HIGHER, Outcome.LOWER)
 
@@ -182,12 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"aa: {error}", file=sys.stderr)
         return 2
-    text = json.dumps(summary, indent=1, sort_keys=True) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return emit_json(summary, args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ direction. Issue 19 asks that none is reversed; the count that held is reported.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from reports.aggregate import Implementation, feature_space, group_implementatio
 from reports.sections.choose import Lead, choices
 from reports.sections.frameworks import framework_twins
 from reports.significance import Outcome, Pair, compare_family
+from reports.verdict_benchmarks import emit_json
 
 OPPOSITE = {Outcome.HIGHER: Outcome.LOWER, Outcome.LOWER: Outcome.HIGHER}
 
@@ -169,12 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "first_to_second": summary(retest(claims(first), second)),
         "second_to_first": summary(retest(claims(second), first)),
     }
-    text = json.dumps(result, indent=1, sort_keys=True) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return emit_json(result, args.out)
 
 
 if __name__ == "__main__":

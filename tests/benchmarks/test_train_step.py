@@ -12,6 +12,7 @@ synchronised after every step, so a round times one whole step and nothing else.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from implementations.api import BuildOptions
@@ -29,7 +30,11 @@ ROUNDS = 20  # timed steps per implementation; the median is what is compared
 def test_train_step(benchmark, registration: Registration, digits):
     spec = make_spec(registration.variant, digits.image_shape, digits.num_classes, "paper")
     gan = build(registration.framework, registration.variant, spec, BuildOptions(seed=0))
-    staged = gan.to_device(digits.train_images[:BATCH_SIZE], digits.train_labels[:BATCH_SIZE], None)
+    staged = gan.to_device(
+        digits.train_images[:BATCH_SIZE],
+        digits.train_labels[:BATCH_SIZE],
+        np.ones(BATCH_SIZE, dtype=bool),
+    )
 
     def one_step() -> None:
         gan.train_step(*staged)

@@ -10,3 +10,5 @@ PROBE_ERROR = "gpu probe: no training here"
 MARKS_ENV = "GANBENCH_TRAINING_MARKS"
 # tests.plugins.slowed
 SLEEP_ENV = "GANBENCH_SLOWED_SLEEP_MS"  # GANBENCH_* reaches the worker processes
+# tests.plugins.recording
+RECORD_ENV = "GANBENCH_RECORDED_BATCHES"  # the JSON-lines file of staged batches

@@ -16,11 +16,17 @@ from pathlib import Path
 from bench.ab.checkout import CheckoutError
 from bench.ab.measure import MeasureSettings
 from bench.ab.session import Plan, ProtocolMismatchError
+from bench.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_REGRESSION,
+    CommandText,
+    add_command,
+)
 from bench.config import ConfigError, Suite, load_suite, suite_names
 from bench.datasets import DatasetUnavailableError
 from implementations.registry import FRAMEWORKS, registrations
 
-EXIT_REGRESSION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 # The practical threshold (the issue caps it at 5%). The power curve (reports/ab_power.json,
 # taken under a load average of ~25) was too noisy to tell 3% from 5%: one false
 # `slower` of -8.6% in 12 null trials would have passed either.
@@ -43,6 +49,12 @@ the estimate is beyond --min-effect), same (interval within +/- --min-effect),
 inconclusive (MDE x%) when the budget ran out first; changed when FLOPs per step or
 parameter counts differ. Exit status: 0 no regression, 1 slower/changed/failed, 2 bad
 input. The full result is written as JSON into --out."""
+AB = CommandText(
+    "ab",
+    "measure two git revisions side by side; exit 1 when HEAD is slower",
+    "Compare the training speed of two revisions, interleaved, on this machine.",
+    AB_HELP,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -51,13 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def add_ab_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    ab = commands.add_parser(
-        "ab",
-        help="measure two git revisions side by side; exit 1 when HEAD is slower",
-        description="Compare the training speed of two revisions, interleaved, on this machine.",
-        epilog=AB_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ab = add_command(commands, AB)
     ab.add_argument("base", metavar="BASE", help="the revision to compare against, e.g. main")
     ab.add_argument(
         "head", metavar="HEAD", nargs="?", help="default: the working tree, uncommitted included"
@@ -138,7 +144,7 @@ def command_ab(args: argparse.Namespace) -> int:
     print(format_result(result))
     path = write_result(result, args.out)
     print(f"result: {path.resolve()}")
-    from reports.ab_section import write_ab_report
+    from reports.sections.ab import write_ab_report
 
     print(f"report: {write_ab_report(path).resolve()}")
     return EXIT_REGRESSION if result.regressed else 0

@@ -2,8 +2,9 @@
 
 Rendered from the JSON result `python -m bench ab` writes (results/ab/ab-*.json), so the
 report reads what was measured and computes nothing new. The section is its own template
-(templates/ab_section.html.j2); `write_ab_report` wraps it in a page of its own, and a
-results report can include it as one more section.
+(templates/sections/ab.html.j2); `write_ab_report` wraps it in a page of its own, and the
+report of a results folder shows one such section per AB_DIR/*.json in it
+(`bench ab --out RESULTS/ab`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import markupsafe
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-SECTION_TEMPLATE = "ab_section.html.j2"
+from reports.templating import template_environment
+
+SECTION_TEMPLATE = "sections/ab.html.j2"
+AB_DIR = "ab"  # in a results folder: the `bench ab` results its report shows
 PAGE_TEMPLATE = "ab_report.html.j2"
 VERDICT_COLOURS = {"slower": "#cf222e", "faster": "#1a7f37", "same": "#0969da"}
 OTHER_COLOUR = "#9a6700"  # inconclusive, changed, failed
@@ -125,7 +128,7 @@ def interval_figure(document: dict[str, Any]) -> str | None:
 def render_ab_section(document: dict[str, Any]) -> str:
     """The section's HTML (a <section> element), autoescaped."""
     return (
-        _environment()
+        template_environment()
         .get_template(SECTION_TEMPLATE)
         .render(
             base=document["base"],
@@ -138,20 +141,18 @@ def render_ab_section(document: dict[str, Any]) -> str:
     )
 
 
+def ab_sections(results_dir: Path) -> list[markupsafe.Markup]:
+    """One rendered section per `bench ab` result in RESULTS_DIR/ab/, by file name."""
+    files = sorted((Path(results_dir) / AB_DIR).glob("*.json"))
+    return [markupsafe.Markup(render_ab_section(json.loads(f.read_text()))) for f in files]
+
+
 def write_ab_report(result_file: Path, output: Path | None = None) -> Path:
     """A page of its own for one `bench ab` result (default: the JSON's name, .html)."""
     document = json.loads(Path(result_file).read_text())
     output = output or Path(result_file).with_suffix(".html")
     title = f"bench ab: {document['head']['revision']} vs {document['base']['revision']}"
     section = markupsafe.Markup(render_ab_section(document))  # rendered with autoescape
-    page = _environment().get_template(PAGE_TEMPLATE).render(section=section, title=title)
+    page = template_environment().get_template(PAGE_TEMPLATE).render(section=section, title=title)
     output.write_text(page)
     return output
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
