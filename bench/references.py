@@ -27,14 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.catalogue import (
-    COND_ACCURACY,
-    FID_CLASSIFIER,
-    FID_INCEPTION,
-    KID_CLASSIFIER,
-    KID_INCEPTION,
-    PARZEN_LL,
-)
+from bench import catalogue
 from bench.evaluation import KID_SUBSET_SIZE, KID_SUBSETS, Evaluator
 
 KINDS = ("real", "noise")
@@ -90,12 +83,12 @@ def score(evaluator: Evaluator, kind: str, images: np.ndarray, labels: np.ndarra
     return Reference(
         kind=kind,
         samples=len(images),
-        parzen_ll=values[PARZEN_LL.name],
-        fid_classifier=values[FID_CLASSIFIER.name],
-        kid_classifier=values[KID_CLASSIFIER.name],
-        classifier_accuracy=values[COND_ACCURACY.name],
-        fid_inception=values.get(FID_INCEPTION.name),
-        kid_inception=values.get(KID_INCEPTION.name),
+        parzen_ll=values[catalogue.PARZEN_LL.name],
+        fid_classifier=values[catalogue.FID_CLASSIFIER.name],
+        kid_classifier=values[catalogue.KID_CLASSIFIER.name],
+        classifier_accuracy=values[catalogue.COND_ACCURACY.name],
+        fid_inception=values.get(catalogue.FID_INCEPTION.name),
+        kid_inception=values.get(catalogue.KID_INCEPTION.name),
     )
 
 

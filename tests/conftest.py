@@ -66,7 +66,7 @@ def import_or_skip_unless_ci(module: str, reason: str) -> Any:
         skip_unless_ci(reason)
 
 
-def run_cli(
+def run_python(
     *args: str,
     plugins: bool = False,
     timeout_s: float = 600,
@@ -74,15 +74,21 @@ def run_cli(
     env: dict[str, str] | None = None,
     prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
-    """`python -m bench ARGS` in a fresh process, as a user would type it.
+    """`python ARGS` in a fresh process in the repository, output captured.
 
     `env` replaces cli_environment(plugins); `prefix` goes before the interpreter (e.g.
     `unshare -n`)."""
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "bench", *args],
+        [*prefix, sys.executable, *args],
         cwd=cwd or REPO_ROOT,
         env=cli_environment(plugins) if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout_s,
     )
+
+
+def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess:
+    """`python -m bench ARGS` in a fresh process, as a user would type it (run_python's
+    options)."""
+    return run_python("-m", "bench", *args, **options)

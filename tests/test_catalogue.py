@@ -8,8 +8,6 @@ column, with no other edit. Applicability is said by label use, never by variant
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import pytest
 
@@ -24,7 +22,7 @@ from bench.catalogue import (
     metric,
 )
 from bench.results import Row
-from tests.conftest import REPO_ROOT, cli_environment
+from tests.conftest import run_python
 
 ROW_FIELDS = {field.name for field in dataclasses.fields(Row)}
 
@@ -105,14 +103,7 @@ print(json.dumps({
 
 
 def test_one_catalogue_entry_reaches_compare_the_leaderboard_and_the_csv():
-    done = subprocess.run(
-        [sys.executable, "-c", ONE_MORE_METRIC],
-        cwd=REPO_ROOT,
-        env=cli_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python("-c", ONE_MORE_METRIC, timeout_s=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == (
         '{"verdict": "worse", "check": "worse", "column": true, "cell": true, '

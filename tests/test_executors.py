@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 
 import pytest
 
@@ -17,7 +16,7 @@ from bench.executors.progress import ProgressBoard
 from bench.executors.slurm import parse_time_limit
 from reports.aggregate import feature_space
 from reports.html import environment_facts, mix_warning
-from tests.conftest import REPO_ROOT, cli_environment, run_cli
+from tests.conftest import run_cli, run_python
 from tests.report_rows import crafted_rows
 
 
@@ -27,14 +26,7 @@ def run_without(module: str, *args: str) -> subprocess.CompletedProcess:
         f"import sys; sys.modules[{module!r}] = None; from bench.__main__ import main; "
         f"sys.exit(main({list(args)!r}))"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=cli_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_python("-c", code, timeout_s=120)
 
 
 @pytest.mark.parametrize(

@@ -14,16 +14,14 @@ device kinds.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, cli_environment
+from tests.conftest import run_python
 
 ROWS = 10_000
-MAKE_ROWS = (sys.executable, "-m", "tests.make_rows")
+MAKE_ROWS = ("-m", "tests.make_rows")
 TIME_LIMIT_S = 30.0
 MEMORY_LIMIT_MB = 1_500.0  # the whole process: Python, pandas, matplotlib and the rows
 # Runs `python -m bench ARGS`, then writes its own peak RSS (MiB) to the file named first.
@@ -41,13 +39,8 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
     """A baseline and a current results folder of ROWS rows each (other noise)."""
     root = tmp_path_factory.mktemp("scale")
     for name, rng_seed in (("baseline", 0), ("current", 1)):
-        made = subprocess.run(
-            [*MAKE_ROWS, str(root / name), "--rows", str(ROWS), "--rng-seed", str(rng_seed)],
-            cwd=REPO_ROOT,
-            env=cli_environment(),
-            capture_output=True,
-            text=True,
-            timeout=600,
+        made = run_python(
+            *MAKE_ROWS, str(root / name), "--rows", str(ROWS), "--rng-seed", str(rng_seed)
         )
         assert made.returncode == 0, made.stderr[-2000:]
         assert len(list((root / name / "rows").glob("*.json"))) == ROWS
@@ -57,13 +50,11 @@ def folders(tmp_path_factory) -> tuple[Path, Path]:
 def measured(tmp_path: Path, *args: str) -> dict:
     """`python -m bench ARGS` in a fresh process: its exit status and peak memory."""
     result_file = tmp_path / "measured.json"
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURED, str(result_file), *args],
-        cwd=REPO_ROOT,
-        env=cli_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_python(
+        "-c",
+        MEASURED,
+        str(result_file),
+        *args,
     )
     assert result_file.is_file(), done.stderr[-2000:]
     return {**json.loads(result_file.read_text()), "stdout": done.stdout, "stderr": done.stderr}

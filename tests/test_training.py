@@ -11,6 +11,7 @@ leaves room for seeds and threads without admitting an untrained D.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -33,19 +34,19 @@ def real_vs_shuffled_auc(gan, images: np.ndarray) -> float:
     return float(roc_auc_score(truth, scores))
 
 
+def every_label_batches(digits) -> Iterator[tuple[np.ndarray, ...]]:
+    """Batches of 64 with every training label visible (no variant here hides labels)."""
+    everyone = np.ones(len(digits.train_labels), dtype=bool)
+    return training_batches(digits.train_images, digits.train_labels, 64, 0, labelled_mask=everyone)
+
+
 @pytest.mark.parametrize("framework,variant", IMPLEMENTATIONS, ids=lambda v: str(v))
 def test_training_on_digits_keeps_losses_finite_and_teaches_the_discriminator(
     framework, variant, digits
 ):
     spec = make_spec(variant, digits.image_shape, digits.num_classes, preset="paper")
     gan = registry.build(framework, variant, spec, BuildOptions(seed=0))
-    batches = training_batches(
-        digits.train_images,
-        digits.train_labels,
-        64,
-        0,
-        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
-    )
+    batches = every_label_batches(digits)
     measurement = measure_training(gan, batches, 64, steps=300, warmup_steps=20, windows=10)
     assert measurement.timed_steps == 280
     assert len(measurement.history) == 11  # warm-up + 10 windows
@@ -60,13 +61,7 @@ def test_compiled_mode_trains_and_says_what_it_is(framework, digits):
     spec = make_spec("vanilla", digits.image_shape, digits.num_classes, preset="tiny")
     gan = registry.build(framework, "vanilla", spec, BuildOptions(seed=0, compile="compiled"))
     assert gan.run_facts().compile_detail in {"torch.compile (inductor)", "tf.function + XLA"}
-    batches = training_batches(
-        digits.train_images,
-        digits.train_labels,
-        64,
-        0,
-        labelled_mask=np.ones(len(digits.train_labels), dtype=bool),
-    )
+    batches = every_label_batches(digits)
     measurement = measure_training(gan, batches, 64, steps=30, warmup_steps=5, windows=5)
     assert all(math.isfinite(v) for v in measurement.final_losses.values())
     assert measurement.images_per_s > 0
