@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.results import ROWS_DIR, Row
+from implementations.registry import BUILT_IN_VARIANTS
 from implementations.spec import make_spec
 
 MALICIOUS_ERROR = "<script>alert(1)</script>"
-VARIANTS = ("vanilla", "conditional", "dcgan", "lsgan", "ssgan")
+VARIANTS = BUILT_IN_VARIANTS  # PROFILE below has a line for each
 FRAMEWORKS = ("torch", "tf")
 # (images/s, params G, params D, final FID in classifier features)
 PROFILE: dict[tuple[str, str], tuple[float, int, int, float]] = {
