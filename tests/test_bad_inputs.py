@@ -175,14 +175,9 @@ SEPARABLE = np.repeat(np.eye(2), 5, axis=0)
 
 BAD_INPUTS = [
     # ------------------------------------------------------------------ suite files
-    BadInput("suite", "name ../escape", lambda t: run_args(t, name="../escape"),
-             "suite name '../escape' must be a plain folder name"),
-    BadInput("suite", "absolute name", lambda t: run_args(t, name="/tmp/elsewhere"),
-             "suite name '/tmp/elsewhere' must be a plain folder name"),
-    BadInput("suite", "name a/../../b", lambda t: run_args(t, name="a/../../b"),
-             "suite name 'a/../../b' must be a plain folder name"),
-    BadInput("suite", "name ..", lambda t: run_args(t, name=".."),
-             "suite name '..' must be a plain folder name"),
+    *(BadInput("suite", f"name {name}", lambda t, name=name: run_args(t, name=name),
+               f"suite name {name!r} must be a plain folder name")
+      for name in ("../escape", "/tmp/elsewhere", "a/../../b", "..")),
     BadInput("suite", "name with a backslash", lambda t: run_args(t, name="a\\..\\b"),
              "must be a plain folder name: no '/' or '\\'"),
     BadInput("suite", "deterministic = 'yes'", lambda t: run_args(t, deterministic="yes"),

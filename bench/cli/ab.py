@@ -20,7 +20,6 @@ from bench.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_REGRESSION,
-    CommandText,
     add_command,
 )
 from bench.config import ConfigError, Suite, load_suite, suite_names
@@ -39,6 +38,10 @@ DEFAULT_THREADS = 1
 DEFAULT_OUT = Path("results") / "ab"
 
 AB_HELP = """\
+measure two git revisions side by side; exit 1 when HEAD is slower
+
+Compare the training speed of two revisions, interleaved, on this machine.
+
 Each side runs from its own `git worktree` of its revision (HEAD default: the working
 tree with its uncommitted changes), in one resident process per implementation and side,
 the same Python, data, seed, batch size and threads. The driver alternates short timing
@@ -49,12 +52,6 @@ the estimate is beyond --min-effect), same (interval within +/- --min-effect),
 inconclusive (MDE x%) when the budget ran out first; changed when FLOPs per step or
 parameter counts differ. Exit status: 0 no regression, 1 slower/changed/failed, 2 bad
 input. The full result is written as JSON into --out."""
-AB = CommandText(
-    "ab",
-    "measure two git revisions side by side; exit 1 when HEAD is slower",
-    "Compare the training speed of two revisions, interleaved, on this machine.",
-    AB_HELP,
-)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -63,7 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def add_ab_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    ab = add_command(commands, AB)
+    ab = add_command(commands, "ab", AB_HELP)
     ab.add_argument("base", metavar="BASE", help="the revision to compare against, e.g. main")
     ab.add_argument(
         "head", metavar="HEAD", nargs="?", help="default: the working tree, uncommitted included"

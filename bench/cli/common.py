@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 EXIT_REGRESSION = 1  # python -m bench compare found a regression
 EXIT_BAD_INPUT = 2
@@ -17,23 +16,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-@dataclass(frozen=True)
-class CommandText:
-    """What `--help` says of a sub-command: a line in the list, a description, an epilog
-    (exit statuses, what bad input does) whose line breaks are kept."""
-
-    name: str
-    summary: str
-    description: str
-    epilog: str
-
-
-def add_command(commands: argparse._SubParsersAction, text: CommandText) -> argparse.ArgumentParser:
-    """The parser of one sub-command, from its text."""
+def add_command(
+    commands: argparse._SubParsersAction, name: str, text: str
+) -> argparse.ArgumentParser:
+    """A sub-command's parser from its help text: the first line is its line in the
+    command list, the next paragraph its description, the rest its epilog (exit statuses,
+    what bad input does), printed with its line breaks."""
+    summary, description, epilog = text.split("\n\n", 2)
     return commands.add_parser(
-        text.name,
-        help=text.summary,
-        description=text.description,
-        epilog=text.epilog,
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

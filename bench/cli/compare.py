@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.common import EXIT_REGRESSION, CommandText, add_command
+from bench.cli.common import EXIT_REGRESSION, add_command
 
 COMPARE_HELP = """\
+hold a run against a baseline; exit 1 on a regression
+
+Compare the rows of CURRENT with those of BASELINE, identity by identity.
+
 Exit status: 0 no regression, 1 something regressed (slower, worse, changed, failed),
 2 bad input. Throughput is called slower only when its median over timing windows
 dropped by more than the tolerance AND by more than the inter-quartile range of the
@@ -24,23 +28,16 @@ seed std). See bench/compare.py.
 Unreadable input stops the check (exit 2, one line naming the file): a truncated or
 non-JSON row file, or a row or baseline of another schema_version, in either side. A
 regression check never runs on part of the rows."""
-COMPARE = CommandText(
-    "compare",
-    "hold a run against a baseline; exit 1 on a regression",
-    "Compare the rows of CURRENT with those of BASELINE, identity by identity.",
-    COMPARE_HELP,
-)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """The `compare` and `save-baseline` sub-commands (bench/compare/, bench/baseline_file.py)."""
-    compare = add_command(commands, COMPARE)
-    compare.add_argument(
-        "baseline", type=Path, metavar="BASELINE", help="a baseline file or a results folder"
-    )
-    compare.add_argument(
-        "current", type=Path, metavar="CURRENT", help="a results folder or a baseline file"
-    )
+    compare = add_command(commands, "compare", COMPARE_HELP)
+    for name, what in (
+        ("baseline", "a baseline file or a results folder"),
+        ("current", "a results folder or a baseline file"),
+    ):
+        compare.add_argument(name, type=Path, metavar=name.upper(), help=what)
     compare.add_argument(
         "--max-slowdown",
         type=float,

@@ -6,24 +6,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.cli.common import CommandText, add_command
+from bench.cli.common import add_command
 
-REPORT_HELP = """A row file that cannot be read (truncated, not JSON, another schema_version) is
+REPORT_HELP = """\
+render a results folder as one self-contained HTML file
+
+Render the rows of RESULTS_DIR as one HTML file that opens with no network.
+
+A row file that cannot be read (truncated, not JSON, another schema_version) is
 skipped: one line on stderr names it and why, the report's environment lists it, and
 the report is made from the other rows (exit 0). A folder that is missing, or has no
 readable row at all, is exit 2. A --baseline that cannot be read is exit 2, as in
 `compare`."""
-REPORT = CommandText(
-    "report",
-    "render a results folder as one self-contained HTML file",
-    "Render the rows of RESULTS_DIR as one HTML file that opens with no network.",
-    REPORT_HELP,
-)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """The `report` sub-command (reports/)."""
-    report = add_command(commands, REPORT)
+    report = add_command(commands, "report", REPORT_HELP)
     report.add_argument(
         "results_dir", type=Path, metavar="RESULTS_DIR", help="a results folder (rows/*.json)"
     )
