@@ -20,6 +20,7 @@ import markupsafe
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from bench.atomic_file import write_text_atomically
 from reports.templating import template_environment
 
 SECTION_TEMPLATE = "sections/ab.html.j2"
@@ -154,5 +155,4 @@ def write_ab_report(result_file: Path, output: Path | None = None) -> Path:
     title = f"bench ab: {document['head']['revision']} vs {document['base']['revision']}"
     section = markupsafe.Markup(render_ab_section(document))  # rendered with autoescape
     page = template_environment().get_template(PAGE_TEMPLATE).render(section=section, title=title)
-    output.write_text(page)
-    return output
+    return write_text_atomically(output, page)  # as every report: one rename, the umask
