@@ -162,7 +162,8 @@ def main() -> None:
         "what": "bench ab base plant-<f> --only vanilla,torch; the planted step spins for "
         "f of its own time (tests/ab_scratch.py)",
         "budget_s": args.budget_s,
-        "machine": f"{os.cpu_count()} CPUs, shared with other jobs (background load throughout)",
+        "machine": f"{os.cpu_count()} CPUs; load average at the start "
+        + Path("/proc/loadavg").read_text().split()[0],
         "trials": [],
     }
     document["streams"] = args.streams
