@@ -54,8 +54,9 @@ def report(
 ) -> Path:
     """Write the HTML report of a results folder (default: RESULTS_DIR/report.html).
 
-    A row file that cannot be read (truncated, not JSON, another schema_version) is
-    skipped: on_skip gets one line naming it, and the report's environment lists it. A
+    A row file that cannot be read (truncated, not JSON, another schema_version), or a
+    `bench ab` result under ab/ that cannot, is skipped: on_skip gets one line naming it,
+    and the report's environment lists it. A
     folder with no readable row at all is a ReportError.
 
     verdicts: implementation key (reports.aggregate.implementation_key) -> bench.compare's
@@ -76,6 +77,8 @@ def report(
             f"results folder {results_dir} has no rows ({ROWS_DIR}/*.json); "
             "run `python -m bench run` first"
         )
+    ab, ab_skipped = ab_sections(results_dir)
+    skipped = [*skipped, *ab_skipped]
     for line in skipped:
         if on_skip is not None:
             on_skip(line)
@@ -88,7 +91,7 @@ def report(
         verdicts=verdicts,
         source=str(results_dir),
         skipped=skipped,
-        ab=ab_sections(results_dir),
+        ab=ab,
     )
 
 

@@ -87,7 +87,18 @@ def crafted(verdicts: list[Verdict], repo: Path) -> AbResult:
         measure=MeasureSettings(budget_s=10.0, min_effect_pct=3.0, warmup_steps=5),
     )
     look = Interval(-10.0, -14.0, -6.0, 0.975, 0.02, 8)
-    measurement = Measurement(2, 64, (1.0,) * 16, (1.1,) * 16, (look,), 2, None, "decided", 40.0)
+    measurement = Measurement(
+        2,
+        64,
+        (1.0,) * 16,
+        (1.1,) * 16,
+        (look,),
+        2,
+        None,
+        "decided",
+        40.0,
+        session_end_s=(10.0, 20.0, 30.0, 40.0),
+    )
     entries = tuple(
         ImplementationResult(
             f"v{i}", "torch", verdict, measurement, (ExactCheck("flops_per_step", 10, 10),)
@@ -147,7 +158,7 @@ def test_the_line_gives_verdict_change_interval_mde_and_windows(
     # 116. MDE: (z 0.9875 = 2.2414 + z 0.8 = 0.8416) x se 0.02 = 0.0617 -> 1 - e^-0.0617.
     assert line == (
         "slower       v0/torch  -10.0% [-14.0%, -6.0%] (97.50% interval), MDE 6.0%, "
-        "32 windows of 2 steps, 128 -> 116 images/s"
+        "32 windows of 2 steps in 4 sessions, 128 -> 116 images/s"
     )
 
 
@@ -165,6 +176,25 @@ def test_the_report_of_a_results_folder_shows_the_ab_results_in_it(
     assert '<td class="verdict-bad">slower</td>' in html
     assert '<td class="verdict-good">same</td>' in html
     assert report(results_without_ab(results, tmp_path)).read_text().count('id="ab"') == 0
+
+
+def test_an_unreadable_ab_result_is_skipped_with_one_line_and_the_others_are_shown(
+    repo, monkeypatch, tmp_path
+):
+    results = tmp_path / "results"
+    write_rows_fast(results, crafted_rows(seeds=(0,), with_failures=False))
+    monkeypatch.setattr(session, "run_ab", lambda *a, **k: crafted([Verdict.SLOWER], repo))
+    main(["ab", "HEAD", "--out", str(results / AB_DIR)])
+    truncated = results / AB_DIR / "ab-0-truncated.json"
+    truncated.write_text('{"implementations": [')
+    said: list[str] = []
+    html = report(results, on_skip=said.append).read_text()
+    assert said == [
+        f"{truncated}: not a readable `bench ab` result "
+        "(JSONDecodeError: Expecting value: line 1 column 22 (char 21))"
+    ]
+    assert html.count('<section id="ab">') == 1  # the readable result is still shown
+    assert "unreadable files skipped (1)" in html
 
 
 def results_without_ab(results: Path, tmp_path: Path) -> Path:
@@ -216,7 +246,7 @@ def test_a_planted_30pct_slowdown_of_vanilla_torch_is_slower_exit_1(tmp_path):
     assert entry["verdict"] == "slower"
     # 1.3x the step time is images/s x 1/1.3 = -23.1%; the interval must hold it.
     interval = entry["measurement"]["looks"][-1]
-    assert interval["low_pct"] < -23.1 < interval["high_pct"]
+    assert interval["low_pct"] < -23.1 < interval["high_pct"], (interval, done.stdout)
     assert [check["name"] for check in entry["exact"] if check["base"] != check["head"]] == []
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 

@@ -1,4 +1,4 @@
-"""`bench ab`'s statistics and verdicts on synthetic block log-ratios with a known effect.
+"""`bench ab`'s statistics and verdicts on synthetic session log-ratios with a known effect.
 
 No process is started: the interleaved loop runs against fake sides whose window times
 are drawn from a known distribution.
@@ -20,18 +20,21 @@ from bench.ab.verdict import ExactCheck, Verdict, final_verdict, throughput_verd
 TEN_PCT_SLOWER = math.log(1 / 1.1)  # B's step takes 1.1x as long: images/s x 1/1.1
 
 
-def test_block_log_ratio_is_log_of_a_time_over_b_time_per_abba_baab_block():
-    # Block 1: A's four windows 1 s each, B's 1.25 s -> B is 20% slower in images/s.
-    # Block 2: A 2 s each, B 1 s -> B twice as fast.
-    ratios = ab_stats.block_log_ratios([1.0] * 4 + [2.0] * 4, [1.25] * 4 + [1.0] * 4)
+def test_session_log_ratio_is_log_of_a_time_over_b_time_per_session():
+    # Session 1: A's four windows 1 s each, B's 1.25 s -> B is 20% slower in images/s.
+    # Session 2: A 2 s each, B 1 s -> B twice as fast.
+    ratios = ab_stats.session_log_ratios([1.0] * 4 + [2.0] * 4, [1.25] * 4 + [1.0] * 4, 4)
     assert ratios == pytest.approx([math.log(4 / 5), math.log(8 / 4)])
+    # The same windows as one session of two blocks: one ratio of the sums.
+    one = ab_stats.session_log_ratios([1.0] * 4 + [2.0] * 4, [1.25] * 4 + [1.0] * 4, 8)
+    assert one == pytest.approx([math.log(12 / 9)])
 
 
 def test_symmetric_noise_around_a_10pct_slowdown_gives_it_as_the_estimate():
     noise = np.linspace(-0.08, 0.08, 21)  # symmetric: the Hodges-Lehmann shift is exact
     interval = ab_stats.paired_interval(TEN_PCT_SLOWER + noise, confidence=0.95)
     assert interval.change_pct == pytest.approx(100 * (1 / 1.1 - 1))  # -9.0909%
-    assert interval.high_pct < 0 and interval.blocks == 21
+    assert interval.high_pct < 0 and interval.sessions == 21
     assert throughput_verdict(interval, min_effect_pct=3.0) is Verdict.SLOWER
 
 
@@ -64,7 +67,7 @@ def test_a_95pct_interval_misses_zero_in_at_most_5pct_of_null_samples():
 
 
 def interval(change: float, low: float, high: float) -> ab_stats.Interval:
-    return ab_stats.Interval(change, low, high, confidence=0.95, standard_error=0.01, blocks=20)
+    return ab_stats.Interval(change, low, high, confidence=0.95, standard_error=0.01, sessions=20)
 
 
 @pytest.mark.parametrize(
@@ -95,10 +98,10 @@ def test_changed_flops_or_params_beat_any_timing_verdict():
 
 def test_minimum_detectable_effect_is_the_larger_of_noise_and_threshold_terms():
     # confidence 0.95 -> z 1.95996; power 0.8 -> z 0.84162; se 0.02 in log units.
-    noisy = ab_stats.Interval(0.0, -4.0, 4.0, confidence=0.95, standard_error=0.02, blocks=20)
+    noisy = ab_stats.Interval(0.0, -4.0, 4.0, confidence=0.95, standard_error=0.02, sessions=20)
     expected = 100 * (1 - math.exp(-(1.959964 + 0.841621) * 0.02))
     assert ab_stats.minimum_detectable_pct(noisy, 3.0) == pytest.approx(expected, rel=1e-6)
-    quiet = ab_stats.Interval(0.0, -0.1, 0.1, confidence=0.95, standard_error=0.001, blocks=20)
+    quiet = ab_stats.Interval(0.0, -0.1, 0.1, confidence=0.95, standard_error=0.001, sessions=20)
     threshold_term = -math.log(0.97) + 0.841621 * 0.001
     assert ab_stats.minimum_detectable_pct(quiet, 3.0) == pytest.approx(
         100 * (1 - math.exp(-threshold_term)), rel=1e-6
@@ -107,41 +110,52 @@ def test_minimum_detectable_effect_is_the_larger_of_noise_and_threshold_terms():
 
 def test_look_schedule_grows_by_half_and_never_passes_the_budget():
     assert ab_stats.look_schedule(100) == [8, 12, 18, 27, 41, 62, 93]
-    assert ab_stats.look_schedule(3) == [ab_stats.FIRST_LOOK_BLOCKS]  # always one look
+    assert ab_stats.look_schedule(3) == [ab_stats.FIRST_LOOK_SESSIONS]  # always one look
 
 
 class FakeSide:
     """A side whose steps take 1 ms x slowdown; timed windows get lognormal noise.
 
-    The first two calls (warm-up, calibration) are noise-free, so the window length the
-    loop picks is known: 0.2 s over the mean step of both sides.
+    A session starts in 0.1 s. The first window (calibration) is noise-free, so the window
+    length the loop picks is known: 0.2 s over the mean step of both sides.
     """
 
     def __init__(self, rng: np.random.Generator, slowdown: float, sigma: float = 0.05) -> None:
         self.rng, self.slowdown, self.sigma, self.calls = rng, slowdown, sigma, 0
+        self.sessions = self.open = 0
 
-    def send(self, request: dict) -> None:
-        self.pending = request
+    def start_session(self, warmup_steps: int) -> None:
+        assert not self.open, "a session started before the last one ended"
+        self.sessions, self.open = self.sessions + 1, 1
 
-    def receive(self) -> dict:
-        return {"seconds": self.window_s(self.pending["steps"])}
+    def session_ready(self) -> float:
+        return 0.1
+
+    def end_session(self) -> None:
+        self.open = 0
 
     def window_s(self, steps: int, cpus: list[int] | None = None) -> float:
+        assert self.open, "a window outside a session"
         self.calls += 1
-        noise = float(np.exp(self.rng.normal(0.0, self.sigma))) if self.calls > 2 else 1.0
+        noise = float(np.exp(self.rng.normal(0.0, self.sigma))) if self.calls > 1 else 1.0
         return 1e-3 * steps * self.slowdown * noise
 
 
 def test_interleaved_loop_calls_a_10pct_slowdown_and_stops_at_the_deciding_look():
     rng = np.random.default_rng(3)
     settings = MeasureSettings(budget_s=30.0, min_effect_pct=3.0, warmup_steps=4, window_s=0.2)
-    result = measure_pair(FakeSide(rng, 1.0), FakeSide(rng, 1.1), 64, settings)
+    a, b = FakeSide(rng, 1.0), FakeSide(rng, 1.1)
+    result = measure_pair(a, b, 64, settings)
     assert result.throughput is Verdict.SLOWER and result.stopped == "decided"
     assert result.window_steps == 190  # round(0.2 s / 1.05 ms)
-    schedule = ab_stats.look_schedule(int(30.0 / (8 * 190 * 1.05e-3 * 1.3)))  # 14 blocks: 8, 12
-    assert result.planned_looks == len(schedule)
-    assert result.interval.confidence == pytest.approx(1 - ab_stats.ALPHA / len(schedule))
-    assert len(result.a_seconds) // 4 in schedule  # it stopped at a scheduled look
+    # A block of 8 windows takes 8 x 190 x 1.05 ms x 1.3 = 2.07 s, more than a session's
+    # 0.1 s start: one block a session of 2.17 s, 13 in 30 s, looks at 8 and 12.
+    assert result.blocks_per_session == 1
+    schedule = ab_stats.look_schedule(int(30.0 / (0.1 + 8 * 190 * 1.05e-3 * 1.3)))
+    assert schedule == [8, 12] and result.planned_looks == 2
+    assert result.interval.confidence == pytest.approx(1 - ab_stats.ALPHA / 2)
+    assert result.sessions in schedule and len(result.a_seconds) == 4 * result.sessions
+    assert a.sessions == b.sessions == result.sessions and not (a.open or b.open)
 
 
 def test_interleaved_loop_with_identical_sides_is_never_called_slower():

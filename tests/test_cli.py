@@ -12,8 +12,8 @@ import pytest
 
 from bench.results import read_rows
 from implementations import registry
-from metrics.parzen import DEFAULT_SIGMAS
 from implementations.spec import make_spec
+from metrics.parzen import DEFAULT_SIGMAS
 from tests.conftest import run_cli
 from tests.test_flops import ssgan_unused_logits_flops
 

@@ -356,7 +356,7 @@ def test_report_skips_unreadable_row_files_naming_each_and_lists_them(tmp_path):
     assert f"{results / 'rows' / 'other-schema.json'}: schema_version 2" in warnings_said[0]
     assert f"{results / 'rows' / 'truncated.json'}: not a readable row" in warnings_said[1]
     html = (results / "report.html").read_text()
-    assert "unreadable row files skipped (2)" in html
+    assert "unreadable files skipped (2)" in html
     assert 'data-implementation="' in html  # the readable row made its report
 
 

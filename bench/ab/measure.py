@@ -1,22 +1,28 @@
-"""Interleaved timing of one implementation, A against B, each in its resident process.
+"""Interleaved timing of one implementation, A against B, in sessions of fresh processes.
 
-Both sides are built and warmed up once. Then the driver asks for short timing windows
-in units of ABBA BAAB, so drift and busy neighbours hit both sides alike; only one side
-runs at a time (the other waits on its pipe), and both sides of a unit run on the same
-CPU, which rotates from unit to unit, so a neighbour stuck on one core cannot favour one
-side. (Units of ABBA alone gave B the edge under load: A opened every unit, after the
-driver's pause and the CPU move; A/A runs called B 5-15% faster.)
-Steps per window are the same on both sides, chosen from a calibration window so that a
-window lasts about `window_s`.
+A session is a fresh process per side, forked from that side's resident process
+(bench/ab/side_server.py): both are built and warmed up at once, pinned to one CPU, given
+one untimed step there, and then timed in turn, window by window, in blocks of
+A B B A B A A B, so drift and busy neighbours hit both sides alike; only one side runs at
+a time (the other waits on its pipe). The CPU rotates from session to session, and A
+opens the blocks of two sessions in a row, then B of the next two, so neither a
+neighbour stuck on one core nor the cost of opening after a pause favours one side.
+Why fresh processes per session: two processes of identical code ran 5-10% apart for
+their whole life here, an offset interleaving cannot remove; over sessions it averages
+out and shows in the interval (bench/ab/stats.py). A session has as many blocks as make
+its start-up (fork, build, a 5-step warm-up) at most half of its time.
 
-Sampling stops at the first scheduled look whose interval decides (bench.ab.verdict),
-at the last look the budget allows, or when `budget_s` of timing is spent: then one
-final look is made on every block so far (it is one of the `looks` the alpha was split
-over). Why resident processes and 1 thread: README, "Regression check".
+Steps per window are the same on both sides, chosen from a calibration window in the
+first session so that a window lasts about `window_s`. Sampling stops at the first
+scheduled look whose interval decides (bench.ab.verdict), at the last look the budget
+allows, or when `budget_s` of timing is spent: then one final look is made on every
+session so far (it is one of the `looks` the alpha was split over). Why 1 thread:
+README, "Regression check".
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -27,19 +33,21 @@ import numpy as np
 from bench.ab.side import SideProcess
 from bench.ab.stats import (
     ALPHA,
-    FIRST_LOOK_BLOCKS,
+    FIRST_LOOK_SESSIONS,
+    WINDOWS_PER_SIDE,
     Interval,
-    block_log_ratios,
     look_schedule,
     minimum_detectable_pct,
     paired_interval,
+    session_log_ratios,
 )
 from bench.ab.verdict import Verdict, throughput_verdict
 
-# One unit: A B B A then B A A B. Any effect of a window's place (first after a pause or a
-# CPU move, after the other side, after itself) falls on A and B alike within the unit,
-# and a drift that is linear or quadratic over the unit cancels.
+# One block: A B B A then B A A B. Any effect of a window's place (first after a pause, after
+# the other side, after itself) falls on A and B alike within the block, and a drift that
+# is linear or quadratic over the block cancels.
 BLOCK_ORDER = ("A", "B", "B", "A", "B", "A", "A", "B")
+MIRRORED_ORDER = tuple("B" if label == "A" else "A" for label in BLOCK_ORDER)
 OVERHEAD_FACTOR = 1.3  # a block takes longer than its windows: staging, pipes, reading losses
 
 
@@ -47,10 +55,10 @@ OVERHEAD_FACTOR = 1.3  # a block takes longer than its windows: staging, pipes, 
 class MeasureSettings:
     budget_s: float  # wall seconds of interleaved timing for one implementation
     min_effect_pct: float  # practical threshold of a slower/faster call, percent
-    warmup_steps: int  # untimed steps per side before calibration
+    warmup_steps: int  # untimed steps per side when a session starts
     window_s: float = 0.2  # target length of one timing window, seconds
-    # False: time until the budget or the last look, then judge the blocks as if it had
-    # stopped early (tests/benchmarks/ab_power.py keeps every block to replay other rules)
+    # False: time until the budget or the last look, then judge the sessions as if it had
+    # stopped early (tests/benchmarks/ab_power.py keeps every session to replay other rules)
     stop_early: bool = True
 
 
@@ -60,15 +68,17 @@ class Measurement:
 
     window_steps: int
     batch_size: int
-    a_seconds: tuple[float, ...]  # window times of A, in order (two per block)
+    a_seconds: tuple[float, ...]  # window times of A, in order (four per block)
     b_seconds: tuple[float, ...]
     looks: tuple[Interval, ...]  # the interval at each look made
     planned_looks: int  # the alpha was split over this many
     throughput: Verdict | None  # None: no look decided
     stopped: str  # "decided", "budget" or "last look"
-    timing_s: float  # wall time of the blocks
-    schedule: tuple[int, ...] = ()  # block counts of the planned looks
-    block_end_s: tuple[float, ...] = ()  # when each block ended, from the first block's start
+    timing_s: float  # wall time of the sessions, start-ups included
+    schedule: tuple[int, ...] = ()  # session counts of the planned looks
+    session_end_s: tuple[float, ...] = ()  # when each session ended, from the first's start
+    blocks_per_session: int = 1
+    session_start_s: tuple[float, ...] = ()  # per session: fork, build and warm-up, seconds
 
     @property
     def interval(self) -> Interval | None:
@@ -77,6 +87,10 @@ class Measurement:
     @property
     def windows(self) -> int:
         return len(self.a_seconds) + len(self.b_seconds)
+
+    @property
+    def sessions(self) -> int:
+        return len(self.session_end_s)
 
     def images_per_s(self, side: str) -> float | None:
         seconds = self.a_seconds if side == "A" else self.b_seconds
@@ -90,40 +104,65 @@ class Measurement:
         )
 
 
+def session_warmup_steps(warmup_steps: int) -> int:
+    """Untimed steps of every session but the first: a fresh child of a warm process needs
+    a few (the first step allocates, tf traces), not the suite's whole warm-up."""
+    return max(1, min(warmup_steps, 5))
+
+
+def start_sessions(sides: dict[str, SideProcess], warmup_steps: int) -> float:
+    """A fresh process per side, both building and warming up at once; seconds until both are."""
+    started = time.perf_counter()
+    for side in sides.values():
+        side.start_session(warmup_steps)
+    for side in sides.values():
+        side.session_ready()
+    return time.perf_counter() - started
+
+
 def measure_pair(
     a: SideProcess, b: SideProcess, batch_size: int, settings: MeasureSettings
 ) -> Measurement:
-    """Warm up, calibrate, then ABBA blocks with scheduled looks until decided or out of time."""
+    """Calibrate, then sessions of A B B A B A A B blocks, looking at scheduled session
+    counts, until decided or out of time."""
     sides = {"A": a, "B": b}
-    for side in sides.values():  # both warm up at once: untimed
-        side.send({"op": "window", "steps": settings.warmup_steps})
-    for side in sides.values():
-        side.receive()
+    started = time.perf_counter()
+    start_s = [start_sessions(sides, settings.warmup_steps)]
     probe_steps = max(1, settings.warmup_steps // 2)
     step_s = sum(side.window_s(probe_steps) for side in sides.values()) / (2 * probe_steps)
     window_steps = max(1, round(settings.window_s / step_s))
     block_s = len(BLOCK_ORDER) * window_steps * step_s * OVERHEAD_FACTOR
-    schedule = tuple(look_schedule(int(settings.budget_s / block_s)))
+    # later sessions warm up for fewer steps than the first (its calibration needs them all)
+    later_start_s = max(
+        start_s[0] / 4,
+        start_s[0] - (settings.warmup_steps - session_warmup_steps(settings.warmup_steps)) * step_s,
+    )
+    blocks_per_session = max(1, math.ceil(later_start_s / block_s))
+    session_s = later_start_s + blocks_per_session * block_s
+    schedule = tuple(look_schedule(int(settings.budget_s / session_s)))
     confidence = 1.0 - ALPHA / len(schedule)
+    windows_per_session = blocks_per_session * WINDOWS_PER_SIDE
     times: dict[str, list[float]] = {"A": [], "B": []}
-    block_end_s: list[float] = []
-    started = time.perf_counter()
+    session_end_s: list[float] = []
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    while time.perf_counter() - started + block_s <= settings.budget_s:
-        # Both sides of a unit on the same CPU, the CPU rotating from unit to unit: a
-        # neighbour that sits on one core slows A and B alike, never one side for good.
-        block_cpus = [cpus[len(block_end_s) % len(cpus)]] if cpus else None
-        for label in BLOCK_ORDER:
-            times[label].append(sides[label].window_s(window_steps, block_cpus))
-        block_end_s.append(time.perf_counter() - started)
-        blocks = len(block_end_s)
-        if blocks == schedule[-1]:
+    while True:
+        session = len(session_end_s)
+        if session:
+            start_s.append(start_sessions(sides, session_warmup_steps(settings.warmup_steps)))
+        _time_session(sides, session, cpus, window_steps, blocks_per_session, times)
+        for side in sides.values():
+            side.end_session()
+        session_end_s.append(time.perf_counter() - started)
+        sessions = len(session_end_s)
+        if sessions == schedule[-1]:
             break
-        if settings.stop_early and blocks in schedule:
-            ratios = block_log_ratios(times["A"], times["B"])
+        if settings.stop_early and sessions in schedule:
+            ratios = session_log_ratios(times["A"], times["B"], windows_per_session)
             if throughput_verdict(paired_interval(ratios, confidence), settings.min_effect_pct):
                 break
-    ratios = block_log_ratios(times["A"], times["B"])
+        if time.perf_counter() - started + session_s > settings.budget_s:
+            break
+    ratios = session_log_ratios(times["A"], times["B"], windows_per_session)
     looks, verdict, stopped = sequential_looks(
         ratios, schedule, confidence, settings.min_effect_pct
     )
@@ -138,18 +177,38 @@ def measure_pair(
         stopped=stopped,
         timing_s=time.perf_counter() - started,
         schedule=schedule,
-        block_end_s=tuple(block_end_s),
+        session_end_s=tuple(session_end_s),
+        blocks_per_session=blocks_per_session,
+        session_start_s=tuple(start_s),
     )
+
+
+def _time_session(
+    sides: dict[str, SideProcess],
+    session: int,
+    cpus: list[int],
+    window_steps: int,
+    blocks: int,
+    times: dict[str, list[float]],
+) -> None:
+    """One session's blocks on one CPU; A opens them in sessions 0, 1, 4, 5, ..., B in the rest."""
+    session_cpus = [cpus[session % len(cpus)]] if cpus else None
+    for side in sides.values():  # pinned, then one untimed step on that CPU: a move's cost
+        side.window_s(1, session_cpus)
+    order = BLOCK_ORDER if (session // 2) % 2 == 0 else MIRRORED_ORDER
+    for _ in range(blocks):
+        for label in order:
+            times[label].append(sides[label].window_s(window_steps, session_cpus))
 
 
 def sequential_looks(
     log_ratios: np.ndarray, schedule: Sequence[int], confidence: float, min_effect_pct: float
 ) -> tuple[list[Interval], Verdict | None, str]:
-    """The looks a run makes on these blocks: at each scheduled count until one decides;
-    if none did and blocks remain past the last look made, one final look on all of them.
+    """The looks a run makes on these sessions: at each scheduled count until one decides;
+    if none did and sessions remain past the last look made, one final look on all of them.
 
     The live loop stops where this says; a run that kept sampling (stop_early False) is
-    judged by the same rule on the same blocks, so its verdict is the early-stopping one.
+    judged by the same rule on the same sessions, so its verdict is the early-stopping one.
     """
     looks: list[Interval] = []
     for count in schedule:
@@ -161,10 +220,10 @@ def sequential_looks(
             return looks, verdict, "decided"
         if count == schedule[-1]:
             return looks, None, "last look"
-    if len(log_ratios) >= 3 and (not looks or looks[-1].blocks != len(log_ratios)):
+    if len(log_ratios) >= 3 and (not looks or looks[-1].sessions != len(log_ratios)):
         looks.append(paired_interval(log_ratios, confidence))
         return looks, throughput_verdict(looks[-1], min_effect_pct), "budget"
     return looks, None, "budget"
 
 
-__all__ = ["FIRST_LOOK_BLOCKS", "MeasureSettings", "Measurement", "measure_pair"]
+__all__ = ["FIRST_LOOK_SESSIONS", "MeasureSettings", "Measurement", "measure_pair"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ab.session import AbResult, ImplementationResult
-from bench.ab.stats import FIRST_LOOK_BLOCKS, WINDOWS_PER_SIDE
+from bench.ab.stats import FIRST_LOOK_SESSIONS
 from bench.ab.verdict import Verdict
 from bench.catalogue import IMAGES_PER_S
 
@@ -35,18 +35,18 @@ def format_line(entry: ImplementationResult, min_effect_pct: float, width: int =
     if measurement is None:
         return f"{head}  {entry.note or 'not measured'}"
     if interval is None:
-        blocks = len(measurement.a_seconds) // WINDOWS_PER_SIDE
         text = (
-            f"{head}  {blocks} blocks of {measurement.window_steps}-step windows in "
-            f"{measurement.timing_s:.0f} s; the first look needs {FIRST_LOOK_BLOCKS}: "
-            "raise --budget-s"
+            f"{head}  {measurement.sessions} sessions of {measurement.window_steps}-step "
+            f"windows in {measurement.timing_s:.0f} s; the first look needs "
+            f"{FIRST_LOOK_SESSIONS}: raise --budget-s"
         )
         return text + (f"; {entry.quality.describe()}" if entry.quality is not None else "")
     mde = measurement.mde_pct(min_effect_pct)
     text = (
         f"{head}  {interval.change_pct:+.1f}% [{interval.low_pct:+.1f}%, {interval.high_pct:+.1f}%]"
         f" ({100 * interval.confidence:.2f}% interval), MDE {mde:.1f}%, "
-        f"{measurement.windows} windows of {measurement.window_steps} steps, "
+        f"{measurement.windows} windows of {measurement.window_steps} steps in "
+        f"{measurement.sessions} sessions, "
         f"{measurement.images_per_s('A'):,.0f} -> {measurement.images_per_s('B'):,.0f} images/s"
     )
     changed = [check for check in entry.exact if check.changed]

@@ -1,5 +1,8 @@
 """The driver's handle on one side's resident process (bench/ab/side_server.py).
 
+The process imports the side's revision once; each timing session is a fresh child of it
+(start_session ... end_session), and the windows of a session are timed in that child.
+
 The process is started with only the side's checkout on PYTHONPATH and the same thread
 pinning, Python and environment as the other side; its first reply says where its
 `implementations` package was imported from, which must be inside that checkout.
@@ -20,7 +23,7 @@ from typing import Any
 from bench.worker_env import thread_environment
 
 SERVER = Path(__file__).with_name("side_server.py")
-PROTOCOL_VERSION = 1  # what this driver speaks; side_server.PROTOCOL_VERSION
+PROTOCOL_VERSION = 2  # what this driver speaks; side_server.PROTOCOL_VERSION
 PROTOCOL, UNSUPPORTED = "protocol", "unsupported"
 
 
@@ -113,6 +116,18 @@ class SideProcess:
     def build_facts(self) -> BuildFacts:
         reply = self.receive()
         return BuildFacts(reply["params"], reply["flops_per_step"], reply["build_s"])
+
+    def start_session(self, warmup_steps: int) -> None:
+        """Ask for a fresh process (forked from this side's) that builds and warms up;
+        without waiting, so that both sides start at once. `session_ready` waits."""
+        self.send({"op": "session", "warmup": warmup_steps})
+
+    def session_ready(self) -> float:
+        """Seconds the session took to fork, build and warm up."""
+        return float(self.receive()["ready_s"])
+
+    def end_session(self) -> None:
+        self.ask({"op": "end"})
 
     def window_s(self, steps: int, cpus: list[int] | None = None) -> float:
         """Wall seconds of `steps` train steps, timed inside the side's process; pinned to

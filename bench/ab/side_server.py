@@ -9,10 +9,20 @@ timing loop, the batches and the FLOP counter are the same code on both sides, s
 the side's `to_device`, `train_step`, `synchronize`, `num_params`, `sample`, `classify`,
 `make_spec` and registry `build` differ between A and B.
 
+This process only imports; it runs no model. Every model lives in a child forked from
+it (a zygote): "build" forks one that builds and counts, "session" one that builds, warms
+up and then answers "window" requests until "end", "quality" one that trains and samples.
+Two processes of identical code run persistently apart (5-10% here, whatever the
+interleaving), so `bench ab` makes each timing session a fresh pair of processes, at the
+cost of a fork, a build and a warm-up, not of importing the frameworks again. Nothing in
+this process starts a thread pool before it forks: TensorFlow is imported in the children.
+
 Requests and replies are JSON lines; replies go to the original stdout, which is moved
 aside first so that nothing the side prints can corrupt them. Each reply has "ok"; a
 failure has "kind" (PROTOCOL: this revision lacks what the driver calls; UNSUPPORTED:
-the implementation does not exist there; ERROR: it raised) and a one-line "error".
+the implementation does not exist there; ERROR: it raised) and a one-line "error". The
+driver sends a request only after the reply to the last one, so a child and its zygote
+never read the same line.
 """
 
 from __future__ import annotations
@@ -25,9 +35,12 @@ import os
 import sys
 import time
 import traceback
+import warnings
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 PROTOCOL, UNSUPPORTED, ERROR = "protocol", "unsupported", "error"
 
 
@@ -35,6 +48,10 @@ class SideError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class SessionEnded(BaseException):  # a BaseException: past answer()'s except
+    """A session child's failure was answered already; the child only has to exit."""
 
 
 class Side:
@@ -157,37 +174,128 @@ def pin(cpus: list[int]) -> None:
 
 
 def serve(replies: Any) -> None:
-    """Answer requests from stdin until "quit" or end of input."""
-    side: Side | None = None
-    for line in sys.stdin:
+    """Answer requests from stdin until "quit" or end of input; each model in a child."""
+    build: dict[str, Any] | None = None  # the last build request that succeeded
+    for line in iter(sys.stdin.readline, ""):
         request = json.loads(line)
         op = request.get("op")
+        if op == "quit":
+            return
+        if op == "build":
+            _preload_framework(str(request.get("framework")))
+            if in_child(replies, partial(_facts, request)):
+                build = request
+        elif build is None:
+            answer(replies, partial(_refuse, f"request {op!r} before build"))
+        elif op == "session":
+            in_child(replies, partial(_session, build, int(request["warmup"]), replies))
+        elif op == "quality":
+            in_child(
+                replies,
+                partial(
+                    _quality, build, int(request["steps"]), int(request["samples"]), request["out"]
+                ),
+            )
+        else:
+            answer(replies, partial(_refuse, f"unknown request {op!r}"))
+
+
+def _preload_framework(framework: str) -> None:
+    """Import tensorflow here once, so that no session child pays seconds for it: importing
+    starts no thread pool (its runtime starts at the first op, in a child)."""
+    if framework == "tf":
+        with contextlib.suppress(ImportError):  # the build then says what is missing
+            import tensorflow  # noqa: F401
+
+
+def in_child(replies: Any, work: Callable[[], dict[str, Any]]) -> bool:
+    """Run `work` in a forked child, which answers; True when the child ended cleanly.
+
+    A child that dies without answering (a signal, a crash in native code) is answered
+    for here, so the driver always gets a reply.
+    """
+    replies.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():  # 3.12 warns of torch's one idle thread: no pool yet
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
         try:
-            if op == "quit":
-                return
-            if op == "build":
-                started = time.perf_counter()
-                side = Side(request)
-                reply = {"build_s": time.perf_counter() - started, **side.facts()}
-            elif side is None:
-                raise SideError(PROTOCOL, f"request {op!r} before build")
-            elif op == "window":
-                if request.get("cpus"):
-                    pin(request["cpus"])
-                reply = side.window(int(request["steps"]))
-            elif op == "quality":
-                reply = side.quality(int(request["steps"]), int(request["samples"]), request["out"])
-            else:
-                raise SideError(PROTOCOL, f"unknown request {op!r}")
-            reply["ok"] = True
-        except SideError as error:
-            reply = {"ok": False, "kind": error.kind, "error": str(error)}
-        except Exception as error:
-            traceback.print_exc(file=sys.stderr)
-            first = (str(error).strip().splitlines() or [""])[0]
-            reply = {"ok": False, "kind": ERROR, "error": f"{type(error).__name__}: {first}"}
-        replies.write(json.dumps(reply) + "\n")
-        replies.flush()
+            code = 0 if answer(replies, work) else 3
+        except SessionEnded:  # a session that answered its own failure
+            code = 3
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):
+        message = f"side process {pid} ended with status {code} (a negative one is a signal)"
+        answer(replies, lambda: _refuse(message, ERROR))
+    return code == 0
+
+
+def answer(replies: Any, work: Callable[[], dict[str, Any] | None]) -> bool:
+    """Write work's reply (or its failure) as one JSON line; True when it succeeded."""
+    try:
+        reply = work()
+        if reply is None:  # a session: it answered each of its requests itself
+            return True
+        reply["ok"] = True
+    except SideError as error:
+        reply = {"ok": False, "kind": error.kind, "error": str(error)}
+    except Exception as error:
+        traceback.print_exc(file=sys.stderr)
+        first = (str(error).strip().splitlines() or [""])[0]
+        reply = {"ok": False, "kind": ERROR, "error": f"{type(error).__name__}: {first}"}
+    replies.write(json.dumps(reply) + "\n")
+    replies.flush()
+    return reply["ok"]
+
+
+def _refuse(message: str, kind: str = PROTOCOL) -> dict[str, Any]:
+    raise SideError(kind, message)
+
+
+def _quality(request: dict[str, Any], steps: int, samples: int, out: str) -> dict[str, Any]:
+    return Side(request).quality(steps, samples, out)
+
+
+def _facts(request: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    side = Side(request)
+    return {"build_s": time.perf_counter() - started, **side.facts()}
+
+
+def _session(request: dict[str, Any], warmup_steps: int, replies: Any) -> None:
+    """Build, warm up, say so; then time windows until "end". Runs in its own child."""
+    started = time.perf_counter()
+    holder: dict[str, Side] = {}
+
+    def ready() -> dict[str, Any]:
+        holder["side"] = Side(request)
+        if warmup_steps:
+            holder["side"].window(warmup_steps)
+        return {"ready_s": time.perf_counter() - started, "pid": os.getpid()}
+
+    if not answer(replies, ready):
+        raise SessionEnded
+    side = holder["side"]
+    for line in iter(sys.stdin.readline, ""):
+        request = json.loads(line)
+        op = request.get("op")
+        if op == "end":
+            answer(replies, lambda: {})
+            return None
+        if op == "window":
+            if request.get("cpus"):
+                pin(request["cpus"])
+            if not answer(replies, partial(side.window, int(request["steps"]))):
+                raise SessionEnded
+        else:
+            answer(replies, partial(_refuse, f"request {op!r} inside a session"))
+    return None
 
 
 def main(checkout: str, threads: int) -> None:

@@ -1,17 +1,22 @@
-"""The statistics of `bench ab`: paired blocks -> a relative change with an interval.
+"""The statistics of `bench ab`: paired sessions -> a relative change with an interval.
 
-The unit is one block, A B B A B A A B: its log-ratio of images/s, log(B / A) =
-log(sum of A's window times / sum of B's) at equal steps per window. A drift that is
-linear or quadratic over the block cancels, and each side holds every place in it
-(first after a pause, after the other side, after itself) equally often.
+The unit is one session: a fresh pair of processes, one per side, timed in blocks of
+A B B A B A A B windows. Its log-ratio of images/s is log(B / A) = log(sum of A's window
+times / sum of B's) at equal steps per window. Within a block a drift that is linear or
+quadratic cancels, and each side holds every place (first after a pause, after the
+other side, after itself) equally often. Sessions, not blocks, are the unit because two
+processes of identical code run persistently apart (5-10% on the 2-core machines here):
+blocks of one process pair share that offset, sessions of fresh pairs do not, so only
+sessions are independent draws.
 
-A busy neighbour makes a few blocks wild, so the estimate is the Hodges-Lehmann shift
-(median of the Walsh averages) of the log-ratios, and its interval the set of shifts the
-Wilcoxon signed-rank test does not reject: exact for any symmetric noise, which block
-log-ratios of identical code are (A and B hold mirror positions in ABBA). The run
-looks at its data only at scheduled block counts (LOOK_GROWTH apart), and at most
-`looks` times; each look uses alpha / looks (Bonferroni), so sampling until the interval
-decides does not inflate the overall false-alarm rate above alpha.
+A busy neighbour makes a few sessions wild, so the estimate is the Hodges-Lehmann shift
+(median of the Walsh averages) of the session log-ratios, and its interval the set of
+shifts the Wilcoxon signed-rank test does not reject: exact for any symmetric noise,
+which session log-ratios of identical code are (A and B are exchangeable fresh
+processes, and open the blocks of alternate sessions). The run looks at its data only at
+scheduled session counts (LOOK_GROWTH apart), and at most `looks` times; each look uses
+alpha / looks (Bonferroni), so sampling until the interval decides does not inflate the
+overall false-alarm rate above alpha.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from scipy import stats
 ALPHA = 0.05  # overall, over all looks
 POWER = 0.8  # the minimum detectable effect is the change found with this probability
 WINDOWS_PER_SIDE = 4  # a block is A B B A B A A B (bench.ab.measure.BLOCK_ORDER)
-FIRST_LOOK_BLOCKS = 8  # fewer blocks give the bootstrap too little to resample
-LOOK_GROWTH = 1.5  # each scheduled look has this many times the previous look's blocks
+FIRST_LOOK_SESSIONS = 8  # the signed-rank test of 8 can reject at alpha/3 (2/256 < 0.0167)
+LOOK_GROWTH = 1.5  # each scheduled look has this many times the previous look's sessions
 
 
 @dataclass(frozen=True)
@@ -39,20 +44,23 @@ class Interval:
     high_pct: float
     confidence: float  # of this look's interval, e.g. 0.9875 for 4 looks
     standard_error: float  # interval width / (2 z), in log-ratio units
-    blocks: int
+    sessions: int
 
 
-def block_log_ratios(a_seconds: Sequence[float], b_seconds: Sequence[float]) -> np.ndarray:
-    """Per block, log(images/s of B / images/s of A); window times, WINDOWS_PER_SIDE a block."""
-    a = np.asarray(a_seconds, dtype=float).reshape(-1, WINDOWS_PER_SIDE).sum(axis=1)
-    b = np.asarray(b_seconds, dtype=float).reshape(-1, WINDOWS_PER_SIDE).sum(axis=1)
+def session_log_ratios(
+    a_seconds: Sequence[float], b_seconds: Sequence[float], windows_per_session: int
+) -> np.ndarray:
+    """Per session, log(images/s of B / images/s of A), from each side's window times in
+    order, `windows_per_session` of them a session (equal steps in every window)."""
+    a = np.asarray(a_seconds, dtype=float).reshape(-1, windows_per_session).sum(axis=1)
+    b = np.asarray(b_seconds, dtype=float).reshape(-1, windows_per_session).sum(axis=1)
     return np.log(a / b)
 
 
-def look_schedule(max_blocks: int) -> list[int]:
-    """The block counts at which the data are looked at, up to max_blocks (always at least one)."""
-    looks = [FIRST_LOOK_BLOCKS]
-    while math.ceil(looks[-1] * LOOK_GROWTH) <= max_blocks:
+def look_schedule(max_sessions: int) -> list[int]:
+    """The session counts at which the data are looked at, up to max_sessions (at least one)."""
+    looks = [FIRST_LOOK_SESSIONS]
+    while math.ceil(looks[-1] * LOOK_GROWTH) <= max_sessions:
         looks.append(math.ceil(looks[-1] * LOOK_GROWTH))
     return looks
 
@@ -66,7 +74,7 @@ def paired_interval(log_ratios: Sequence[float], confidence: float) -> Interval:
     """
     values = np.asarray(log_ratios, dtype=float)
     if len(values) < 3:
-        raise ValueError(f"{len(values)} blocks; the interval needs at least 3")
+        raise ValueError(f"{len(values)} sessions; the interval needs at least 3")
     alpha = 1.0 - confidence
     estimate = float(np.median(_walsh_averages(values)))
     low, high = _lower_end(values, alpha), -_lower_end(-values, alpha)

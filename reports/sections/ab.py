@@ -142,10 +142,17 @@ def render_ab_section(document: dict[str, Any]) -> str:
     )
 
 
-def ab_sections(results_dir: Path) -> list[markupsafe.Markup]:
-    """One rendered section per `bench ab` result in RESULTS_DIR/ab/, by file name."""
-    files = sorted((Path(results_dir) / AB_DIR).glob("*.json"))
-    return [markupsafe.Markup(render_ab_section(json.loads(f.read_text()))) for f in files]
+def ab_sections(results_dir: Path) -> tuple[list[markupsafe.Markup], list[str]]:
+    """One rendered section per `bench ab` result in RESULTS_DIR/ab/, by file name, and one
+    line per file that could not be read or rendered (skipped like an unreadable row file)."""
+    sections, skipped = [], []
+    for path in sorted((Path(results_dir) / AB_DIR).glob("[!.]*.json")):
+        try:
+            sections.append(markupsafe.Markup(render_ab_section(json.loads(path.read_text()))))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            skipped.append(f"{path}: not a readable `bench ab` result ({reason})")
+    return sections, skipped
 
 
 def write_ab_report(result_file: Path, output: Path | None = None) -> Path:

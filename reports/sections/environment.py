@@ -44,7 +44,7 @@ def environment_facts(
     if source:
         facts.append(("results folder", source))
     if skipped:
-        facts.append((f"unreadable row files skipped ({len(skipped)})", "; ".join(skipped)))
+        facts.append((f"unreadable files skipped ({len(skipped)})", "; ".join(skipped)))
     return facts
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from bench.ab.measure import BLOCK_ORDER
 from bench.ab.session import write_data
 from bench.ab.side import BuildRequest, SideProcess
-from bench.ab.stats import block_log_ratios
+from bench.ab.stats import WINDOWS_PER_SIDE, session_log_ratios
 from bench.datasets import load_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def resident(threads: int, minutes: float, pairs: int, steps: int, request, scra
                 for label in BLOCK_ORDER:
                     times[label].append(sides[label].window_s(steps))
             timing_s += time.perf_counter() - pair_start
-        per_pair.append(block_log_ratios(times["A"], times["B"]).tolist())
+        per_pair.append(session_log_ratios(times["A"], times["B"], WINDOWS_PER_SIDE).tolist())
     # start-up is paid once per implementation, not per block: only timing counts here
     return summary(f"resident, {threads} thread(s)", per_pair, timing_s, steps)
 
@@ -71,7 +71,7 @@ def fresh(threads: int, minutes: float, steps: int, request, scratch) -> dict:
             with started(label, threads, scratch, request) as side:
                 times[label].append(side.window_s(steps))
     wall = time.perf_counter() - started_at
-    ratios = block_log_ratios(times["A"], times["B"]).tolist()
+    ratios = session_log_ratios(times["A"], times["B"], WINDOWS_PER_SIDE).tolist()
     return summary(f"fresh processes, {threads} thread(s)", [ratios], wall, steps)
 
 

@@ -96,11 +96,11 @@ def trial(repo: Path, fraction: float, load: bool, budget_s: float, out: Path) -
     entry = document["implementations"][0]
     measurement = entry["measurement"]
     interval = measurement["looks"][-1] if measurement["looks"] else None
-    # Every block was timed (--full-budget); the verdict is the one at the look where an
+    # Every session was timed (--full-budget); the verdict is the one at the look where an
     # early-stopping run would have stopped, and so is the time it would have taken.
-    stop_block = interval["blocks"] if interval else 0
+    stop_session = interval["sessions"] if interval else 0
     saved_s = measurement["timing_s"] - (
-        measurement["block_end_s"][stop_block - 1] if stop_block else 0.0
+        measurement["session_end_s"][stop_session - 1] if stop_session else 0.0
     )
     return {
         "fraction": fraction,
@@ -112,6 +112,8 @@ def trial(repo: Path, fraction: float, load: bool, budget_s: float, out: Path) -
         "high_pct": interval and interval["high_pct"],
         "mde_pct": measurement["mde_pct"],
         "windows": len(measurement["a_seconds"]) + len(measurement["b_seconds"]),
+        "sessions": len(measurement["session_end_s"]),
+        "blocks_per_session": measurement["blocks_per_session"],
         "looks": len(measurement["looks"]),
         "stopped": measurement["stopped"],
         "wall_s": wall_s,
