@@ -18,7 +18,7 @@ from tests.ab_scratch import REPO_ROOT, commit, copy_of_this_tree, git, plant_sl
 from tests.conftest import cli_environment
 
 RECIPE = (
-    "{python} -P -m bench ab {good} HEAD --only vanilla,torch --budget-s 40; "
+    "{python} -P -m bench ab {good} HEAD --only vanilla,torch --budget-s 120 --min-effect 10; "
     "status=$?; [ $status -eq 2 ] && exit 125; exit $status"
 )
 

@@ -6,6 +6,7 @@ are drawn from a known distribution.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 
@@ -15,6 +16,7 @@ from scipy import stats
 
 from bench.ab import stats as ab_stats
 from bench.ab.measure import MeasureSettings, measure_pair
+from bench.ab.side import BuildRequest
 from bench.ab.verdict import ExactCheck, Verdict, final_verdict, throughput_verdict
 
 TEN_PCT_SLOWER = math.log(1 / 1.1)  # B's step takes 1.1x as long: images/s x 1/1.1
@@ -116,20 +118,21 @@ def test_look_schedule_grows_by_half_and_never_passes_the_budget():
 class FakeSide:
     """A side whose steps take 1 ms x slowdown; timed windows get lognormal noise.
 
-    A session starts in 0.1 s. The first window (calibration) is noise-free, so the window
-    length the loop picks is known: 0.2 s over the mean step of both sides.
+    The first window (calibration) is noise-free, so the window length the loop picks is
+    known: 0.2 s over the mean step of both sides. One FakeSide stands for all the fresh
+    processes of its side; it counts the sessions they ran.
     """
 
     def __init__(self, rng: np.random.Generator, slowdown: float, sigma: float = 0.05) -> None:
         self.rng, self.slowdown, self.sigma, self.calls = rng, slowdown, sigma, 0
         self.sessions = self.open = 0
 
-    def start_session(self, warmup_steps: int) -> None:
+    def start_session(self, warmup_steps: int, request: BuildRequest) -> None:
         assert not self.open, "a session started before the last one ended"
         self.sessions, self.open = self.sessions + 1, 1
 
     def session_ready(self) -> float:
-        return 0.1
+        return 0.0
 
     def end_session(self) -> None:
         self.open = 0
@@ -141,17 +144,27 @@ class FakeSide:
         return 1e-3 * steps * self.slowdown * noise
 
 
+REQUEST = BuildRequest("torch", "vanilla", "paper", 64, 0, "data.npz")
+
+
+def opener(a: FakeSide, b: FakeSide):
+    @contextlib.contextmanager
+    def open_pair(session: int):
+        yield {"A": a, "B": b}
+
+    return open_pair
+
+
 def test_interleaved_loop_calls_a_10pct_slowdown_and_stops_at_the_deciding_look():
     rng = np.random.default_rng(3)
     settings = MeasureSettings(budget_s=30.0, min_effect_pct=3.0, warmup_steps=4, window_s=0.2)
     a, b = FakeSide(rng, 1.0), FakeSide(rng, 1.1)
-    result = measure_pair(a, b, 64, settings)
+    result = measure_pair(opener(a, b), REQUEST, settings)
     assert result.throughput is Verdict.SLOWER and result.stopped == "decided"
     assert result.window_steps == 190  # round(0.2 s / 1.05 ms)
-    # A block of 8 windows takes 8 x 190 x 1.05 ms x 1.3 = 2.07 s, more than a session's
-    # 0.1 s start: one block a session of 2.17 s, 13 in 30 s, looks at 8 and 12.
-    assert result.blocks_per_session == 1
-    schedule = ab_stats.look_schedule(int(30.0 / (0.1 + 8 * 190 * 1.05e-3 * 1.3)))
+    # A session (fake ones start at once) is one block of 8 windows: 8 x 190 x 1.05 ms x
+    # 1.3 = 2.07 s, 14 in 30 s: looks at 8 and 12.
+    schedule = ab_stats.look_schedule(int(30.0 / (8 * 190 * 1.05e-3 * 1.3)))
     assert schedule == [8, 12] and result.planned_looks == 2
     assert result.interval.confidence == pytest.approx(1 - ab_stats.ALPHA / 2)
     assert result.sessions in schedule and len(result.a_seconds) == 4 * result.sessions
@@ -164,5 +177,5 @@ def test_interleaved_loop_with_identical_sides_is_never_called_slower():
         rng = np.random.default_rng(seed)
         settings = MeasureSettings(budget_s=60.0, min_effect_pct=3.0, warmup_steps=4)
         sides = FakeSide(rng, 1.0, sigma=0.02), FakeSide(rng, 1.0, sigma=0.02)
-        calls.append(measure_pair(*sides, 64, settings).throughput)
+        calls.append(measure_pair(opener(*sides), REQUEST, settings).throughput)
     assert calls == [Verdict.SAME] * 20  # 2% noise per window: +/- 3% is reached

@@ -1,16 +1,18 @@
 """Interleaved timing of one implementation, A against B, in sessions of fresh processes.
 
-A session is a fresh process per side, forked from that side's resident process
-(bench/ab/side_server.py): both are built and warmed up at once, pinned to one CPU, given
-one untimed step there, and then timed in turn, window by window, in blocks of
-A B B A B A A B, so drift and busy neighbours hit both sides alike; only one side runs at
-a time (the other waits on its pipe). The CPU rotates from session to session, and A
-opens the blocks of two sessions in a row, then B of the next two, so neither a
-neighbour stuck on one core nor the cost of opening after a pause favours one side.
-Why fresh processes per session: two processes of identical code ran 5-10% apart for
-their whole life here, an offset interleaving cannot remove; over sessions it averages
-out and shows in the interval (bench/ab/stats.py). A session has as many blocks as make
-its start-up (fork, build, a 5-step warm-up) at most half of its time.
+A session is a fresh process per side, started by `open_pair` (bench/ab/session.py):
+both import, build and warm up at once, are pinned to one CPU, get one untimed step
+there, and are then timed in turn, window by window, in one block of A B B A B A A B,
+so drift and busy neighbours hit both sides alike; only one side runs at a time (the
+other waits on its pipe). The CPU rotates from session to session, and A opens the
+block of two sessions in a row, then B of the next two, so neither a neighbour stuck on
+one core nor the cost of opening after a pause favours one side.
+
+Why fresh processes: two processes of identical code ran 5-10% apart for their whole
+life here, and so did children forked from one process each, an offset interleaving
+cannot remove. Over sessions of fresh processes it averages out and shows in the
+interval (bench/ab/stats.py). One block a session: with that offset in every session,
+more sessions narrow the interval more than longer ones.
 
 Steps per window are the same on both sides, chosen from a calibration window in the
 first session so that a window lasts about `window_s`. Sampling stops at the first
@@ -22,15 +24,15 @@ README, "Regression check".
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bench.ab.side import SideProcess
+from bench.ab.side import BuildRequest, SideProcess
 from bench.ab.stats import (
     ALPHA,
     FIRST_LOOK_SESSIONS,
@@ -49,13 +51,17 @@ from bench.ab.verdict import Verdict, throughput_verdict
 BLOCK_ORDER = ("A", "B", "B", "A", "B", "A", "A", "B")
 MIRRORED_ORDER = tuple("B" if label == "A" else "A" for label in BLOCK_ORDER)
 OVERHEAD_FACTOR = 1.3  # a block takes longer than its windows: staging, pipes, reading losses
+SESSION_WARMUP_STEPS = 5  # every session but the first: a fresh process needs a few
+
+# session index -> a context giving {"A": side, "B": side}, started, their session not yet
+PairOpener = Callable[[int], contextlib.AbstractContextManager[dict[str, SideProcess]]]
 
 
 @dataclass(frozen=True)
 class MeasureSettings:
     budget_s: float  # wall seconds of interleaved timing for one implementation
     min_effect_pct: float  # practical threshold of a slower/faster call, percent
-    warmup_steps: int  # untimed steps per side when a session starts
+    warmup_steps: int  # untimed steps per side when the first session starts
     window_s: float = 0.2  # target length of one timing window, seconds
     # False: time until the budget or the last look, then judge the sessions as if it had
     # stopped early (tests/benchmarks/ab_power.py keeps every session to replay other rules)
@@ -68,7 +74,7 @@ class Measurement:
 
     window_steps: int
     batch_size: int
-    a_seconds: tuple[float, ...]  # window times of A, in order (four per block)
+    a_seconds: tuple[float, ...]  # window times of A, in order (four per session)
     b_seconds: tuple[float, ...]
     looks: tuple[Interval, ...]  # the interval at each look made
     planned_looks: int  # the alpha was split over this many
@@ -77,8 +83,7 @@ class Measurement:
     timing_s: float  # wall time of the sessions, start-ups included
     schedule: tuple[int, ...] = ()  # session counts of the planned looks
     session_end_s: tuple[float, ...] = ()  # when each session ended, from the first's start
-    blocks_per_session: int = 1
-    session_start_s: tuple[float, ...] = ()  # per session: fork, build and warm-up, seconds
+    session_start_s: tuple[float, ...] = ()  # per session: start, import, build, warm-up
 
     @property
     def interval(self) -> Interval | None:
@@ -90,7 +95,7 @@ class Measurement:
 
     @property
     def sessions(self) -> int:
-        return len(self.session_end_s)
+        return len(self.a_seconds) // WINDOWS_PER_SIDE
 
     def images_per_s(self, side: str) -> float | None:
         seconds = self.a_seconds if side == "A" else self.b_seconds
@@ -104,71 +109,66 @@ class Measurement:
         )
 
 
-def session_warmup_steps(warmup_steps: int) -> int:
-    """Untimed steps of every session but the first: a fresh child of a warm process needs
-    a few (the first step allocates, tf traces), not the suite's whole warm-up."""
-    return max(1, min(warmup_steps, 5))
-
-
-def start_sessions(sides: dict[str, SideProcess], warmup_steps: int) -> float:
-    """A fresh process per side, both building and warming up at once; seconds until both are."""
-    started = time.perf_counter()
+def start_sessions(sides: dict[str, SideProcess], warmup_steps: int, request: BuildRequest) -> None:
+    """Both sides build and warm up at once; returns when both are ready."""
     for side in sides.values():
-        side.start_session(warmup_steps)
+        side.start_session(warmup_steps, request)
     for side in sides.values():
         side.session_ready()
-    return time.perf_counter() - started
 
 
 def measure_pair(
-    a: SideProcess, b: SideProcess, batch_size: int, settings: MeasureSettings
+    open_pair: PairOpener, request: BuildRequest, settings: MeasureSettings
 ) -> Measurement:
-    """Calibrate, then sessions of A B B A B A A B blocks, looking at scheduled session
-    counts, until decided or out of time."""
-    sides = {"A": a, "B": b}
+    """Calibrate in the first session, then one A B B A B A A B block per session of fresh
+    processes, looking at scheduled session counts, until decided or out of time."""
     started = time.perf_counter()
-    start_s = [start_sessions(sides, settings.warmup_steps)]
-    probe_steps = max(1, settings.warmup_steps // 2)
-    step_s = sum(side.window_s(probe_steps) for side in sides.values()) / (2 * probe_steps)
-    window_steps = max(1, round(settings.window_s / step_s))
-    block_s = len(BLOCK_ORDER) * window_steps * step_s * OVERHEAD_FACTOR
-    # later sessions warm up for fewer steps than the first (its calibration needs them all)
-    later_start_s = max(
-        start_s[0] / 4,
-        start_s[0] - (settings.warmup_steps - session_warmup_steps(settings.warmup_steps)) * step_s,
-    )
-    blocks_per_session = max(1, math.ceil(later_start_s / block_s))
-    session_s = later_start_s + blocks_per_session * block_s
-    schedule = tuple(look_schedule(int(settings.budget_s / session_s)))
-    confidence = 1.0 - ALPHA / len(schedule)
-    windows_per_session = blocks_per_session * WINDOWS_PER_SIDE
     times: dict[str, list[float]] = {"A": [], "B": []}
-    session_end_s: list[float] = []
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    start_s: list[float] = []
+    session_end_s: list[float] = []
+    window_steps = 0
+    session_s = 0.0
+    schedule: tuple[int, ...] = (FIRST_LOOK_SESSIONS,)
+    confidence = 1.0 - ALPHA
     while True:
         session = len(session_end_s)
-        if session:
-            start_s.append(start_sessions(sides, session_warmup_steps(settings.warmup_steps)))
-        _time_session(sides, session, cpus, window_steps, blocks_per_session, times)
-        for side in sides.values():
-            side.end_session()
+        opened = time.perf_counter()
+        with open_pair(session) as sides:
+            warmup_steps = SESSION_WARMUP_STEPS if session else settings.warmup_steps
+            start_sessions(sides, warmup_steps, request)
+            start_s.append(time.perf_counter() - opened)
+            if not session:  # calibration: steps per window, and what a session costs
+                probe_steps = max(1, settings.warmup_steps // 2)
+                step_s = sum(side.window_s(probe_steps) for side in sides.values())
+                step_s /= 2 * probe_steps
+                window_steps = max(1, round(settings.window_s / step_s))
+                block_s = len(BLOCK_ORDER) * window_steps * step_s * OVERHEAD_FACTOR
+                # later sessions warm up for SESSION_WARMUP_STEPS and skip calibration
+                spared_s = (settings.warmup_steps - SESSION_WARMUP_STEPS + probe_steps) * step_s
+                session_s = max(start_s[0] / 2, start_s[0] - spared_s) + block_s
+                schedule = tuple(look_schedule(int(settings.budget_s / session_s)))
+                confidence = 1.0 - ALPHA / len(schedule)
+            _time_session(sides, session, cpus, window_steps, times)
+            for side in sides.values():
+                side.end_session()
         session_end_s.append(time.perf_counter() - started)
         sessions = len(session_end_s)
         if sessions == schedule[-1]:
             break
         if settings.stop_early and sessions in schedule:
-            ratios = session_log_ratios(times["A"], times["B"], windows_per_session)
+            ratios = session_log_ratios(times["A"], times["B"], WINDOWS_PER_SIDE)
             if throughput_verdict(paired_interval(ratios, confidence), settings.min_effect_pct):
                 break
         if time.perf_counter() - started + session_s > settings.budget_s:
             break
-    ratios = session_log_ratios(times["A"], times["B"], windows_per_session)
+    ratios = session_log_ratios(times["A"], times["B"], WINDOWS_PER_SIDE)
     looks, verdict, stopped = sequential_looks(
         ratios, schedule, confidence, settings.min_effect_pct
     )
     return Measurement(
         window_steps=window_steps,
-        batch_size=batch_size,
+        batch_size=request.batch_size,
         a_seconds=tuple(times["A"]),
         b_seconds=tuple(times["B"]),
         looks=tuple(looks),
@@ -178,7 +178,6 @@ def measure_pair(
         timing_s=time.perf_counter() - started,
         schedule=schedule,
         session_end_s=tuple(session_end_s),
-        blocks_per_session=blocks_per_session,
         session_start_s=tuple(start_s),
     )
 
@@ -188,17 +187,15 @@ def _time_session(
     session: int,
     cpus: list[int],
     window_steps: int,
-    blocks: int,
     times: dict[str, list[float]],
 ) -> None:
-    """One session's blocks on one CPU; A opens them in sessions 0, 1, 4, 5, ..., B in the rest."""
+    """One block on one CPU; A opens it in sessions 0, 1, 4, 5, ..., B in the others."""
     session_cpus = [cpus[session % len(cpus)]] if cpus else None
     for side in sides.values():  # pinned, then one untimed step on that CPU: a move's cost
         side.window_s(1, session_cpus)
     order = BLOCK_ORDER if (session // 2) % 2 == 0 else MIRRORED_ORDER
-    for _ in range(blocks):
-        for label in order:
-            times[label].append(sides[label].window_s(window_steps, session_cpus))
+    for label in order:
+        times[label].append(sides[label].window_s(window_steps, session_cpus))
 
 
 def sequential_looks(

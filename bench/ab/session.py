@@ -2,23 +2,25 @@
 
 The driver loads the data once (its own bench.datasets) and writes it to one file that
 both sides read, so both train on the same arrays with the same seed; settings (preset,
-batch size, threads, warm-up) come from one suite. Each implementation gets two fresh
-resident processes (bench.ab.side), its exact figures, its interleaved timing
-(bench.ab.measure) and, with --quality, one evaluation per side (bench.ab.quality).
+batch size, threads, warm-up) come from one suite. Each implementation gets one process
+per side (bench.ab.side) for its exact figures and, with --quality, one evaluation per
+side (bench.ab.quality); its interleaved timing (bench.ab.measure) starts a fresh pair
+of processes for every session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.ab.checkout import Checkout, checkouts
-from bench.ab.measure import Measurement, MeasureSettings, measure_pair
+from bench.ab.measure import Measurement, MeasureSettings, PairOpener, measure_pair
 from bench.ab.quality import QualityComparison, compare_quality
 from bench.ab.side import (
     PROTOCOL,
@@ -131,7 +133,8 @@ def compare_implementation(
     scratch: Path,
     dataset: Dataset,
 ) -> ImplementationResult:
-    """Two resident processes for one implementation; always ended before returning."""
+    """One process per side builds, counts and (--quality) trains; the timing sessions
+    start fresh ones. Every process is ended before returning."""
     started = time.perf_counter()
     request = BuildRequest(
         framework, variant, plan.preset, plan.batch_size, plan.seed, str(data_file)
@@ -148,7 +151,8 @@ def compare_implementation(
             return ImplementationResult(variant, framework, verdict, note=note)
         exact = _exact_checks(facts["A"], facts["B"])  # type: ignore[arg-type]
         try:
-            measurement = measure_pair(side_a, side_b, plan.batch_size, plan.measure)
+            opener = fresh_pairs(a.path, b.path, plan.threads, scratch / tag)
+            measurement = measure_pair(opener, request, plan.measure)
         except SideFailedError as failure:  # a side died or diverged while being timed
             return ImplementationResult(
                 variant, framework, Verdict.FAILED, exact=exact, note=str(failure)
@@ -173,6 +177,21 @@ def compare_implementation(
         quality,
         wall_s=time.perf_counter() - started,
     )
+
+
+def fresh_pairs(a: Path, b: Path, threads: int, logs: Path) -> PairOpener:
+    """A fresh process per side for every timing session (bench/ab/measure.py says why),
+    both started at once; their logs are LOGS-<session>-A.log and -B.log."""
+
+    @contextlib.contextmanager
+    def open_pair(session: int) -> Iterator[dict[str, SideProcess]]:
+        with (
+            SideProcess("A", a, threads, Path(f"{logs}-{session}-A.log"), True) as side_a,
+            SideProcess("B", b, threads, Path(f"{logs}-{session}-B.log"), True) as side_b,
+        ):
+            yield {"A": side_a, "B": side_b}
+
+    return open_pair
 
 
 def _build_both(

@@ -1,7 +1,7 @@
 """The driver's handle on one side's resident process (bench/ab/side_server.py).
 
-The process imports the side's revision once; each timing session is a fresh child of it
-(start_session ... end_session), and the windows of a session are timed in that child.
+A timing session (start_session ... end_session) is timed in a child the process forks;
+`bench ab` starts a fresh process (timing_only) for each session.
 
 The process is started with only the side's checkout on PYTHONPATH and the same thread
 pinning, Python and environment as the other side; its first reply says where its
@@ -59,7 +59,9 @@ class BuildFacts:
 class SideProcess:
     """One resident process; a context manager that always ends it."""
 
-    def __init__(self, label: str, checkout: Path, threads: int, log: Path) -> None:
+    def __init__(
+        self, label: str, checkout: Path, threads: int, log: Path, timing_only: bool = False
+    ) -> None:
         self.label = label
         self.checkout = Path(checkout).resolve()
         self.log = log  # the side's stderr: a file, so a chatty side never blocks on a pipe
@@ -67,7 +69,13 @@ class SideProcess:
         env = {**os.environ, **thread_environment(threads), "PYTHONPATH": str(self.checkout)}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         self.process = subprocess.Popen(
-            [sys.executable, str(SERVER), str(self.checkout), str(threads)],
+            [
+                sys.executable,
+                str(SERVER),
+                str(self.checkout),
+                str(threads),
+                *(["timing"] if timing_only else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log_stream,
@@ -117,10 +125,11 @@ class SideProcess:
         reply = self.receive()
         return BuildFacts(reply["params"], reply["flops_per_step"], reply["build_s"])
 
-    def start_session(self, warmup_steps: int) -> None:
-        """Ask for a fresh process (forked from this side's) that builds and warms up;
-        without waiting, so that both sides start at once. `session_ready` waits."""
-        self.send({"op": "session", "warmup": warmup_steps})
+    def start_session(self, warmup_steps: int, request: BuildRequest) -> None:
+        """Ask for a timing session: build `request` and warm up, without waiting, so that
+        both sides start at once. `session_ready` waits."""
+        self.ready()
+        self.send({"op": "session", "warmup": warmup_steps, "build": request.__dict__})
 
     def session_ready(self) -> float:
         """Seconds the session took to fork, build and warm up."""

@@ -9,13 +9,18 @@ timing loop, the batches and the FLOP counter are the same code on both sides, s
 the side's `to_device`, `train_step`, `synchronize`, `num_params`, `sample`, `classify`,
 `make_spec` and registry `build` differ between A and B.
 
-This process only imports; it runs no model. Every model lives in a child forked from
-it (a zygote): "build" forks one that builds and counts, "session" one that builds, warms
-up and then answers "window" requests until "end", "quality" one that trains and samples.
-Two processes of identical code run persistently apart (5-10% here, whatever the
-interleaving), so `bench ab` makes each timing session a fresh pair of processes, at the
-cost of a fork, a build and a warm-up, not of importing the frameworks again. Nothing in
-this process starts a thread pool before it forks: TensorFlow is imported in the children.
+    python DRIVER/bench/ab/side_server.py CHECKOUT THREADS timing   # a timing session only
+
+This process imports; every model lives in a child forked from it, so a crash in native
+code is still answered and this process's state stays as it started: "build" forks a
+child that builds and counts, "quality" one that trains and samples, "session" one that
+builds, warms up and then answers "window" requests until "end". `bench ab` starts a
+fresh process for every timing session (argument `timing`: no FLOP counter, no
+torch._dynamo, and no torch at all for a tf side, seconds less to import): two processes
+of identical code run persistently apart (5-10% here, whatever the interleaving), and
+children forked from one process keep its offset (an A/A run of 12 sessions forked from
+one process per side found B faster in all 12, by +1.0% to +9.7%), so only fresh
+processes make sessions independent draws.
 
 Requests and replies are JSON lines; replies go to the original stdout, which is moved
 aside first so that nothing the side prints can corrupt them. Each reply has "ok"; a
@@ -182,13 +187,13 @@ def serve(replies: Any) -> None:
         if op == "quit":
             return
         if op == "build":
-            _preload_framework(str(request.get("framework")))
             if in_child(replies, partial(_facts, request)):
                 build = request
+        elif op == "session" and (request.get("build") or build):
+            wanted = request.get("build") or build
+            in_child(replies, partial(_session, wanted, int(request["warmup"]), replies))
         elif build is None:
             answer(replies, partial(_refuse, f"request {op!r} before build"))
-        elif op == "session":
-            in_child(replies, partial(_session, build, int(request["warmup"]), replies))
         elif op == "quality":
             in_child(
                 replies,
@@ -198,14 +203,6 @@ def serve(replies: Any) -> None:
             )
         else:
             answer(replies, partial(_refuse, f"unknown request {op!r}"))
-
-
-def _preload_framework(framework: str) -> None:
-    """Import tensorflow here once, so that no session child pays seconds for it: importing
-    starts no thread pool (its runtime starts at the first op, in a child)."""
-    if framework == "tf":
-        with contextlib.suppress(ImportError):  # the build then says what is missing
-            import tensorflow  # noqa: F401
 
 
 def in_child(replies: Any, work: Callable[[], dict[str, Any]]) -> bool:
@@ -298,17 +295,20 @@ def _session(request: dict[str, Any], warmup_steps: int, replies: Any) -> None:
     return None
 
 
-def main(checkout: str, threads: int) -> None:
+def main(checkout: str, threads: int, timing_only: bool = False) -> None:
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the side prints goes to stderr, never into the replies
     sys.path[0] = checkout  # the side's tree, not this file's folder
-    # torch, torch._dynamo and the FLOP counter before any tensorflow a side imports: in the
-    # other order importing them segfaults (the FLOP count of a tf side needs them later)
-    import torch
-    import torch._dynamo
-    import torch.utils.flop_counter
+    if not timing_only:
+        # torch, torch._dynamo and the FLOP counter before any tensorflow a side imports: in
+        # the other order importing them segfaults (the FLOP count of a tf side needs them)
+        import torch
+        import torch._dynamo
+        import torch.utils.flop_counter
 
-    torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
+    # A timing process imports only what its side's build imports (a tf side: no torch);
+    # its threads are the environment's (bench.worker_env.thread_environment), as here.
     import implementations.registry
 
     where = os.path.dirname(os.path.abspath(implementations.registry.__file__))
@@ -324,4 +324,4 @@ def main(checkout: str, threads: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["timing"])

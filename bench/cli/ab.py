@@ -31,7 +31,7 @@ from implementations.registry import FRAMEWORKS, registrations
 # `slower` of -8.6% in 12 null trials would have passed either.
 DEFAULT_MIN_EFFECT_PCT = 3.0
 MAX_MIN_EFFECT_PCT = 50.0
-DEFAULT_BUDGET_S = 90.0  # interleaved timing per implementation
+DEFAULT_BUDGET_S = 120.0  # interleaved timing per implementation, start-ups included
 # One thread per side: at 2 threads OpenMP spin-waiting on a shared 2-core CPU made the
 # window-to-window spread several times larger (README "Regression check").
 DEFAULT_THREADS = 1
@@ -44,8 +44,9 @@ Compare the training speed of two revisions, interleaved, on this machine.
 
 Each side runs from its own `git worktree` of its revision (HEAD default: the working
 tree with its uncommitted changes), in one resident process per implementation and side,
-the same Python, data, seed, batch size and threads. The driver alternates short timing
-windows A B B A ... and reports the change of images/s, B against A, with a 95% interval
+the same Python, data, seed, batch size and threads. Timing runs in sessions, each a fresh
+pair of processes forked from those; in each the driver alternates short timing windows
+A B B A ... and it reports the change of images/s, B against A, with a 95% interval
 (split over the looks it makes, so stopping early does not inflate false alarms) and the
 minimum detectable effect it reached. Verdicts: slower / faster (interval excludes 0 and
 the estimate is beyond --min-effect), same (interval within +/- --min-effect),
