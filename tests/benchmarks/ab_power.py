@@ -113,7 +113,6 @@ def trial(repo: Path, fraction: float, load: bool, budget_s: float, out: Path) -
         "mde_pct": measurement["mde_pct"],
         "windows": len(measurement["a_seconds"]) + len(measurement["b_seconds"]),
         "sessions": len(measurement["session_end_s"]),
-        "blocks_per_session": measurement["blocks_per_session"],
         "looks": len(measurement["looks"]),
         "stopped": measurement["stopped"],
         "wall_s": wall_s,
@@ -144,7 +143,7 @@ def schedule(null_trials: int, ten_trials: int, other_trials: int) -> list[tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget-s", type=float, default=45.0)
+    parser.add_argument("--budget-s", type=float, default=120.0)  # bench ab's default
     parser.add_argument("--trials-null", type=int, default=20)
     parser.add_argument("--trials-10", type=int, default=20)
     parser.add_argument("--trials-other", type=int, default=5)
