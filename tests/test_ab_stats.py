@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from bench.ab import stats as ab_stats
-from bench.ab.measure import MeasureSettings, measure_pair
+from bench.ab.measure import MeasureSettings, measure_pair, sequential_looks
 from bench.ab.side import BuildRequest
 from bench.ab.verdict import ExactCheck, Verdict, final_verdict, throughput_verdict
 
@@ -38,6 +39,20 @@ def test_symmetric_noise_around_a_10pct_slowdown_gives_it_as_the_estimate():
     assert interval.change_pct == pytest.approx(100 * (1 / 1.1 - 1))  # -9.0909%
     assert interval.high_pct < 0 and interval.sessions == 21
     assert throughput_verdict(interval, min_effect_pct=3.0) is Verdict.SLOWER
+
+
+def test_too_few_sessions_for_the_confidence_give_no_interval_and_no_call():
+    # Four sessions all in B's favour: the signed-rank test's smallest p is 2/16 = 0.125,
+    # so at 95% it rejects no shift; six can (2/64), and at 97.5% seven (2/128).
+    assert [ab_stats.minimum_sessions(c) for c in (0.95, 0.975, 1 - 0.05 / 3)] == [6, 7, 7]
+    four = np.log([1.03, 1.05, 1.08, 1.10])
+    too_few = re.escape("4 sessions; at 95.00% the signed-rank test needs 6")
+    with pytest.raises(ValueError, match=too_few):
+        ab_stats.paired_interval(four, confidence=0.95)
+    assert sequential_looks(four, [8], 0.95, 3.0) == ([], None, "budget")
+    six = np.log([1.03, 1.05, 1.08, 1.10, 1.06, 1.07])
+    looks, verdict, stopped = sequential_looks(six, [8], 0.95, 3.0)
+    assert verdict is Verdict.FASTER and stopped == "budget" and looks[0].low_pct > 0
 
 
 def test_interval_ends_are_where_the_signed_rank_test_stops_rejecting():

@@ -40,6 +40,7 @@ from bench.ab.stats import (
     Interval,
     look_schedule,
     minimum_detectable_pct,
+    minimum_sessions,
     paired_interval,
     session_log_ratios,
 )
@@ -131,6 +132,7 @@ def measure_pair(
     session_s = 0.0
     schedule: tuple[int, ...] = (FIRST_LOOK_SESSIONS,)
     confidence = 1.0 - ALPHA
+    enough = minimum_sessions(confidence)
     while True:
         session = len(session_end_s)
         opened = time.perf_counter()
@@ -149,6 +151,7 @@ def measure_pair(
                 session_s = max(start_s[0] / 2, start_s[0] - spared_s) + block_s
                 schedule = tuple(look_schedule(int(settings.budget_s / session_s)))
                 confidence = 1.0 - ALPHA / len(schedule)
+                enough = minimum_sessions(confidence)
             _time_session(sides, session, cpus, window_steps, times)
             for side in sides.values():
                 side.end_session()
@@ -156,7 +159,7 @@ def measure_pair(
         sessions = len(session_end_s)
         if sessions == schedule[-1]:
             break
-        if settings.stop_early and sessions in schedule:
+        if settings.stop_early and sessions in schedule and sessions >= enough:
             ratios = session_log_ratios(times["A"], times["B"], WINDOWS_PER_SIDE)
             if throughput_verdict(paired_interval(ratios, confidence), settings.min_effect_pct):
                 break
@@ -208,16 +211,21 @@ def sequential_looks(
     judged by the same rule on the same sessions, so its verdict is the early-stopping one.
     """
     looks: list[Interval] = []
+    enough = minimum_sessions(confidence)
     for count in schedule:
         if count > len(log_ratios):
             break
+        if count < enough:  # a look that cannot reject anything is not made
+            if count == schedule[-1]:
+                return looks, None, "last look"
+            continue
         looks.append(paired_interval(log_ratios[:count], confidence))
         verdict = throughput_verdict(looks[-1], min_effect_pct)
         if verdict is not None:
             return looks, verdict, "decided"
         if count == schedule[-1]:
             return looks, None, "last look"
-    if len(log_ratios) >= 3 and (not looks or looks[-1].sessions != len(log_ratios)):
+    if len(log_ratios) >= enough and (not looks or looks[-1].sessions != len(log_ratios)):
         looks.append(paired_interval(log_ratios, confidence))
         return looks, throughput_verdict(looks[-1], min_effect_pct), "budget"
     return looks, None, "budget"

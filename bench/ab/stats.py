@@ -65,6 +65,15 @@ def look_schedule(max_sessions: int) -> list[int]:
     return looks
 
 
+def minimum_sessions(confidence: float) -> int:
+    """The fewest sessions whose interval at `confidence` is bounded: the smallest two-sided
+    p-value of the signed-rank test on n values is 2 / 2^n, so with fewer than
+    log2(2 / alpha) sessions it rejects no shift at all, and 0 stays inside however the
+    sessions fall (without this, 4 sessions all one way gave a finite interval that
+    excluded 0 and a false call)."""
+    return max(3, math.ceil(math.log2(2.0 / (1.0 - confidence)) - 1e-9))
+
+
 def paired_interval(log_ratios: Sequence[float], confidence: float) -> Interval:
     """Hodges-Lehmann change with the Wilcoxon signed-rank interval at `confidence`.
 
@@ -73,8 +82,11 @@ def paired_interval(log_ratios: Sequence[float], confidence: float) -> Interval:
     ends are Walsh averages, found by bisection on the test's p-value.
     """
     values = np.asarray(log_ratios, dtype=float)
-    if len(values) < 3:
-        raise ValueError(f"{len(values)} sessions; the interval needs at least 3")
+    if len(values) < minimum_sessions(confidence):
+        raise ValueError(
+            f"{len(values)} sessions; at {confidence:.2%} the signed-rank test needs "
+            f"{minimum_sessions(confidence)} to reject any shift (its smallest p is 2 / 2^n)"
+        )
     alpha = 1.0 - confidence
     estimate = float(np.median(_walsh_averages(values)))
     low, high = _lower_end(values, alpha), -_lower_end(-values, alpha)
