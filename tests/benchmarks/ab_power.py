@@ -154,6 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.plot:
         document = json.loads(OUT_JSON.read_text())
+        rejudge(document)
         document["compare_rules"] = compare_rules(document)
         OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
         plot(document)
@@ -186,9 +187,33 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=args.streams) as pool:
             for future in [pool.submit(one, i, c) for i, c in enumerate(order)]:
                 future.result()
+    rejudge(document)
     document["compare_rules"] = compare_rules(document)
     OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
     plot(document)
+
+
+def rejudge(document: dict, min_effect_pct: float = 3.0) -> None:
+    """Judge every trial again from its stored windows with today's rule (bench.ab.measure's
+    sequential_looks on its scheduled looks), so a trial taken before a fix of the rule is
+    counted as the fixed `bench ab` would have called it; the call made then is kept too."""
+    from bench.ab.measure import sequential_looks
+    from bench.ab.stats import ALPHA, WINDOWS_PER_SIDE, session_log_ratios
+
+    for trial in document["trials"]:
+        if "a_seconds" not in trial:
+            continue
+        trial.setdefault("verdict_when_run", trial["verdict"])
+        ratios = session_log_ratios(trial["a_seconds"], trial["b_seconds"], WINDOWS_PER_SIDE)
+        schedule = trial["schedule"]
+        looks, verdict, _ = sequential_looks(
+            ratios, schedule, 1.0 - ALPHA / len(schedule), min_effect_pct
+        )
+        trial["verdict"] = verdict.value if verdict is not None else "inconclusive"
+        last = looks[-1] if looks else None
+        trial["change_pct"] = last.change_pct if last else None
+        trial["low_pct"] = last.low_pct if last else None
+        trial["high_pct"] = last.high_pct if last else None
 
 
 def compare_rules(document: dict) -> list[dict]:
