@@ -18,13 +18,13 @@ from tests.ab_scratch import REPO_ROOT, commit, copy_of_this_tree, git, plant_sl
 from tests.conftest import cli_environment
 
 RECIPE = (
-    "{python} -P -m bench ab {good} HEAD --only vanilla,torch --budget-s 180 --min-effect 10; "
+    "{python} -P -m bench ab {good} HEAD --only vanilla,torch --budget-s 240 --min-effect 10; "
     "status=$?; [ $status -eq 2 ] && exit 125; exit $status"
 )
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # three `bench ab` runs of 180 s, and their start-ups, under load
+@pytest.mark.timeout(1800)  # three `bench ab` runs of 240 s, and their start-ups, under load
 def test_bisect_run_names_the_commit_that_planted_the_slowdown(tmp_path):
     repo = copy_of_this_tree(tmp_path / "repo")
     good = git(repo, "rev-parse", "HEAD")

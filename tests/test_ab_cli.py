@@ -236,7 +236,7 @@ def test_a_planted_30pct_slowdown_of_vanilla_torch_is_slower_exit_1(tmp_path):
     commit(repo, "slow down torch vanilla's train_step by 30%")
     out = tmp_path / "out"
     done = run_ab_cli(
-        repo, "HEAD~1", "HEAD", "--only", "vanilla,torch", "--budget-s", "240", "--out", str(out)
+        repo, "HEAD~1", "HEAD", "--only", "vanilla,torch", "--budget-s", "300", "--out", str(out)
     )
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]
     lines = done.stdout.splitlines()
