@@ -1,4 +1,4 @@
-"""The driver's handle on one side's resident process (bench/ab/side_server.py).
+"""The driver's handle on one side's process (bench/ab/side_server.py).
 
 A timing session (start_session ... end_session) is timed in a child the process forks;
 `bench ab` starts a fresh process (timing_only) for each session.
@@ -57,7 +57,7 @@ class BuildFacts:
 
 
 class SideProcess:
-    """One resident process; a context manager that always ends it."""
+    """One side process; a context manager that always ends it (and its children)."""
 
     def __init__(
         self, label: str, checkout: Path, threads: int, log: Path, timing_only: bool = False

@@ -1,4 +1,4 @@
-"""One side of `bench ab`: a resident process that trains one implementation of one revision.
+"""One side of `bench ab`: a process that trains one implementation of one revision.
 
     python DRIVER/bench/ab/side_server.py CHECKOUT
 

@@ -43,10 +43,11 @@ measure two git revisions side by side; exit 1 when HEAD is slower
 Compare the training speed of two revisions, interleaved, on this machine.
 
 Each side runs from its own `git worktree` of its revision (HEAD default: the working
-tree with its uncommitted changes), in one resident process per implementation and side,
-the same Python, data, seed, batch size and threads. Timing runs in sessions, each a fresh
-pair of processes forked from those; in each the driver alternates short timing windows
-A B B A ... and it reports the change of images/s, B against A, with a 95% interval
+tree with its uncommitted changes), in processes of its own, with the same Python, data,
+seed, batch size and threads. Timing runs in sessions, each a fresh pair of processes
+(two processes of identical code run persistently apart, so only fresh pairs are
+independent); in each the driver alternates short timing windows A B B A B A A B. It
+reports the change of images/s, B against A, with a 95% interval over the sessions
 (split over the looks it makes, so stopping early does not inflate false alarms) and the
 minimum detectable effect it reached. Verdicts: slower / faster (interval excludes 0 and
 the estimate is beyond --min-effect), same (interval within +/- --min-effect),
