@@ -13,6 +13,10 @@ deviation of log figures (scipy.stats.iqr with scale="normal"); the two sides co
 quadrature. The tolerance is the two-sided 95% point, z(0.975) x sigma; the smallest
 change the check could have detected (80% of the time) is (z(0.975) + z(0.8)) x sigma;
 both never below FLOOR_PCT, the practical threshold below which a move is not a finding.
+The noise is symmetric in log units, so the bounds are too: a drop in images/s is held
+against 1 - exp(-z sigma) and a rise against exp(z sigma) - 1. (A percentage bound applied
+to both sides would let a noisy baseline, sigma 0.32, hide even a 6x slowdown: no drop
+exceeds 100%.)
 `bench ab` (interleaved, paired) is the tool for smaller changes on a CPU.
 """
 
@@ -33,8 +37,9 @@ WINDOW_SPREAD, SEED_SPREAD = "window spread", "seed spread"
 
 @dataclass(frozen=True)
 class NoiseTolerance:
-    tolerance_pct: float  # a median that moved further than this is slower/faster
-    detectable_pct: float  # the smallest change called with probability POWER
+    tolerance_pct: float  # a median that dropped further than this (in %) is slower
+    faster_pct: float  # a median that rose further than this (in %) is faster
+    detectable_pct: float  # the smallest drop (in %) called slower with probability POWER
     sigma_log: float  # combined noise of both sides, log units
     source: str  # which spread set sigma: WINDOW_SPREAD or SEED_SPREAD (per the larger side)
 
@@ -64,7 +69,8 @@ def noise_tolerance(
     sigma = math.hypot(base_sigma, current_sigma)
     z_alpha = stats.norm.ppf(1.0 - (1.0 - CONFIDENCE) / 2.0)
     z_power = stats.norm.ppf(POWER)
-    tolerance = max(floor_pct, 100.0 * math.expm1(z_alpha * sigma))
-    detectable = max(floor_pct, 100.0 * math.expm1((z_alpha + z_power) * sigma))
+    tolerance = max(floor_pct, -100.0 * math.expm1(-z_alpha * sigma))
+    faster = max(floor_pct, 100.0 * math.expm1(z_alpha * sigma))
+    detectable = max(floor_pct, -100.0 * math.expm1(-(z_alpha + z_power) * sigma))
     source = base_source if base_sigma >= current_sigma else current_source
-    return NoiseTolerance(tolerance, detectable, sigma, source)
+    return NoiseTolerance(tolerance, faster, detectable, sigma, source)

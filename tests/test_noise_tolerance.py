@@ -29,10 +29,13 @@ def test_window_spread_sets_the_tolerance_when_each_side_has_one_run():
     result = noise_tolerance([run(1000.0, 0.10)], [run(900.0, 0.10)])
     sigma = math.sqrt(2) * 0.10 / NORMAL_IQR
     assert result.sigma_log == pytest.approx(sigma, rel=1e-6)
-    assert result.tolerance_pct == pytest.approx(100 * math.expm1(Z_975 * sigma), rel=1e-5)
-    assert result.tolerance_pct == pytest.approx(22.81, abs=0.01)
+    # Symmetric in logs: a drop of 1 - exp(-z sigma) is as far as a rise of exp(z sigma) - 1.
+    assert result.tolerance_pct == pytest.approx(-100 * math.expm1(-Z_975 * sigma), rel=1e-5)
+    assert result.tolerance_pct == pytest.approx(18.57, abs=0.01)
+    assert result.faster_pct == pytest.approx(100 * math.expm1(Z_975 * sigma), rel=1e-5)
+    assert result.faster_pct == pytest.approx(22.81, abs=0.01)
     assert result.detectable_pct == pytest.approx(
-        100 * math.expm1((Z_975 + Z_80) * sigma), rel=1e-5
+        -100 * math.expm1(-(Z_975 + Z_80) * sigma), rel=1e-5
     )
     assert result.source == WINDOW_SPREAD
 
@@ -58,6 +61,19 @@ def test_window_spread_is_taken_within_runs_not_across_their_medians():
 def test_quiet_inputs_never_go_below_the_floor():
     result = noise_tolerance([run(1000.0, 0.001)], [run(1000.0, 0.001)])
     assert result.tolerance_pct == FLOOR_PCT and result.detectable_pct == FLOOR_PCT
+    assert result.faster_pct == FLOOR_PCT
+
+
+def test_a_noisy_baseline_cannot_hide_a_large_slowdown():
+    # The CI run that hid a 5.7x slowdown: baseline windows IQR 33.13 at median 77.4 (sigma
+    # 0.32 in logs), so z sigma = 0.627. In percent, a rise needs +87%; the same distance
+    # down is a drop of 46.6%, not 87% (a bound no drop above 100% could ever pass).
+    sigma = 0.32
+    result = noise_tolerance([run(77.4, sigma * NORMAL_IQR)], [run(13.48, 0.0)])
+    assert result.sigma_log == pytest.approx(sigma, rel=1e-6)
+    assert result.tolerance_pct == pytest.approx(46.62, abs=0.01)
+    assert result.faster_pct == pytest.approx(87.33, abs=0.01)
+    assert 100 * (13.48 / 77.4 - 1) < -result.tolerance_pct
 
 
 def test_a_side_without_windows_is_refused():

@@ -35,12 +35,15 @@ def throughput_check(
     if not baseline_windows or not current_windows:
         return Check(THROUGHPUT, Verdict.NOT_COMPARED, note="no timing windows on one side")
     detectable_pct = None
-    if tolerance_pct is None:
+    if tolerance_pct is not None:
+        faster_pct = tolerance_pct  # a given tolerance is symmetric in percent
+    else:
         noise = noise_tolerance(
             [figure_windows([row], figure) for row in baseline],
             [figure_windows([row], figure) for row in current],
         )
-        tolerance_pct, detectable_pct = noise.tolerance_pct, noise.detectable_pct
+        tolerance_pct, faster_pct = noise.tolerance_pct, noise.faster_pct
+        detectable_pct = noise.detectable_pct
     baseline_median = float(np.median(baseline_windows))
     current_median = float(np.median(current_windows))
     if baseline_median <= 0:
@@ -53,7 +56,7 @@ def throughput_check(
     verdict = Verdict.SAME
     if beyond_spread and change_pct < -tolerance_pct:
         verdict = Verdict.SLOWER
-    elif beyond_spread and change_pct > tolerance_pct:
+    elif beyond_spread and change_pct > faster_pct:
         verdict = Verdict.FASTER
     return Check(
         THROUGHPUT,
