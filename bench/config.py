@@ -26,6 +26,7 @@ from bench.settings import (
 )
 from implementations.api import COMPILE_MODES, PRECISIONS
 from implementations.registry import FRAMEWORKS, variants
+from implementations.spec import PRESETS
 
 SUITES_DIR = Path(__file__).parent / "suites"
 
@@ -52,6 +53,9 @@ class Suite:
     framework_compile_modes: dict[str, list[str]] = field(default_factory=dict)
     # per-variant step counts that replace `steps`, e.g. {dcgan = 60} for slow convolutional nets
     variant_steps: dict[str, int] = field(default_factory=dict)
+    # per-variant spec presets that replace `spec_preset`, e.g. {dcgan = "half"}: what one
+    # step costs differs 10x between variants, and a time budget is spent where it helps
+    variant_presets: dict[str, str] = field(default_factory=dict)
     # --executor ray: times a run is started again when its node or worker died (a run that
     # raised is never retried: it is a failed row)
     max_retries: int = 2
@@ -69,10 +73,13 @@ class Suite:
         )
 
     def settings_for(self, variant: str) -> RunSettings:
-        """The suite's settings, with the variant's own step count where it has one."""
-        if variant not in self.variant_steps:
-            return self.settings
-        return dataclasses.replace(self.settings, steps=self.variant_steps[variant])
+        """The suite's settings, with the variant's own step count and preset where it has them."""
+        own: dict[str, Any] = {}
+        if variant in self.variant_steps:
+            own["steps"] = self.variant_steps[variant]
+        if variant in self.variant_presets:
+            own["spec_preset"] = self.variant_presets[variant]
+        return dataclasses.replace(self.settings, **own) if own else self.settings
 
     def run_specs(
         self,
@@ -246,6 +253,9 @@ def _validate(suite: Suite) -> None:
     if any(s < 0 for s in suite.seeds):
         raise ConfigError(f"seeds {list(suite.seeds)}: each must be >= 0")
     check_choices("variant_steps", list(suite.variant_steps), variants())
+    check_choices("variant_presets", list(suite.variant_presets), variants())
+    for name, preset in suite.variant_presets.items():
+        check_choices(f"variant_presets.{name}", [preset], list(PRESETS))
     if suite.max_retries < 0:
         raise ConfigError(f"max_retries = {suite.max_retries}; must be >= 0")
     for name, steps in suite.variant_steps.items():
@@ -286,6 +296,7 @@ SUITE_TYPES: dict[str, type | tuple[type, ...]] = {
     "fallback_dataset": str,
     "max_retries": int,
     "variant_steps": dict,
+    "variant_presets": dict,
     "framework_compile_modes": dict,
 }
 

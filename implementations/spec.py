@@ -265,7 +265,7 @@ def trainable_count(spec: GanSpec, network: str) -> int:
     )
 
 
-PRESETS: tuple[str, ...] = ("paper", "tiny")
+PRESETS: tuple[str, ...] = ("paper", "half", "tiny")
 
 
 def unlabelled_inputs_spec(
@@ -309,7 +309,11 @@ def vanilla_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper
     (torch, seed 0; reports/tuning/). "tiny" shrinks the widths for fast tests;
     parity tests use "paper".
     """
-    g_width, d_widths = {"paper": (1200, (512, 256)), "tiny": (64, (64, 32))}[_check_preset(preset)]
+    g_width, d_widths = {
+        "paper": (1200, (512, 256)),
+        "half": (600, (256, 128)),
+        "tiny": (64, (64, 32)),
+    }[_check_preset(preset)]
     latent_dim = 100
     generator = (
         Dense("fc1", g_width, use_bias=False),  # BatchNorm's beta is the bias
@@ -356,7 +360,7 @@ def conditional_spec(image_shape: ImageShape, num_classes: int, preset: str = "p
     from collapsing (classifier FID 133, cond_accuracy 0.9995 at 3,000 steps).
     """
     base = vanilla_spec(image_shape, num_classes, preset)
-    g_width = {"paper": 1200, "tiny": 64}[preset]
+    g_width = {"paper": 1200, "half": 600, "tiny": 64}[preset]
     generator = (
         Dense("fc1", g_width, "relu"),
         Dense("fc2", g_width, "relu"),
@@ -395,7 +399,7 @@ def dcgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
     if width != height:
         raise ValueError(f"dcgan needs square images, got {image_shape}")
     doublings = int(math.log2(height // base))
-    widest = {"paper": 64, "tiny": 8}[_check_preset(preset)] * 2**doublings
+    widest = {"paper": 64, "half": 32, "tiny": 8}[_check_preset(preset)] * 2**doublings
     latent_dim = 100
     generator: list[Layer] = [
         Dense("project", base * base * widest, use_bias=False, initializer="normal_0.02"),
@@ -462,9 +466,11 @@ def ssgan_spec(image_shape: ImageShape, num_classes: int, preset: str = "paper")
     0.886 / 0.930 / 0.928 at 2e-4 / 5e-4 / 1e-3; the supervised-only baseline,
     given the same three tries, also chose 5e-4 (reports/tuning/ssgan.json).
     """
-    g_width, d_widths = {"paper": (500, (512, 256, 256)), "tiny": (64, (64, 32, 32))}[
-        _check_preset(preset)
-    ]
+    g_width, d_widths = {
+        "paper": (500, (512, 256, 256)),
+        "half": (250, (256, 128, 128)),
+        "tiny": (64, (64, 32, 32)),
+    }[_check_preset(preset)]
     latent_dim = 100
     generator = (
         Dense("fc1", g_width, use_bias=False),

@@ -140,6 +140,8 @@ BAD_INPUTS = [
     ('variants = ["wgan"]\n', "variants: unknown value 'wgan'; allowed: conditional, dcgan"),
     ("variant_steps = { wgan = 50 }\n", "variant_steps: unknown value 'wgan'"),
     ("variant_steps = { dcgan = 25 }\n", "dcgan = 25 leaves 5 timed steps"),
+    ('variant_presets = { dcgan = "huge" }\n', "variant_presets.dcgan: unknown value 'huge'"),
+    ('variant_presets = { wgan = "half" }\n', "variant_presets: unknown value 'wgan'"),
     ("ssl_labels = 0\n", "ssl_labels = 0; must be > 0"),
     ('frameworks = ["jax"]\n', "frameworks: unknown value 'jax'; allowed: torch, tf"),
     ('dataset = "imagenet"\n', "dataset: unknown value 'imagenet'; allowed: digits, mnist"),

@@ -30,6 +30,17 @@ def test_run_specs_hold_the_suites_settings_object_itself():
             assert spec.settings is suite.settings
 
 
+def test_a_variants_own_steps_and_preset_replace_the_suites_for_that_variant_only():
+    suite = load_suite("smoke").with_changes(
+        variant_steps={"dcgan": 60}, variant_presets={"dcgan": "half", "vanilla": "paper"}
+    )
+    by_variant = {spec.variant: spec.settings for spec in suite.run_specs()}
+    assert (by_variant["dcgan"].steps, by_variant["dcgan"].spec_preset) == (60, "half")
+    assert by_variant["dcgan"] == dataclasses.replace(suite.settings, steps=60, spec_preset="half")
+    assert by_variant["vanilla"] == dataclasses.replace(suite.settings, spec_preset="paper")
+    assert by_variant["lsgan"] is suite.settings
+
+
 def test_no_setting_is_a_field_of_the_suite_or_the_run_spec_beside_settings():
     for kind in (Suite, RunSpec):
         assert {f.name for f in dataclasses.fields(kind)} & set(SETTINGS_FIELDS) == set()

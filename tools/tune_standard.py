@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
 import torch
 import torch._dynamo
 
@@ -80,7 +81,7 @@ def train_and_score_gan(args: argparse.Namespace, seed: int) -> dict:
     classifier = load_reference_classifier(dataset, default_cache_dir())
     real_features = classifier.features(dataset.valid_images)
     spec = tuned_spec(
-        make_spec(args.variant, dataset.image_shape, dataset.num_classes),
+        make_spec(args.variant, dataset.image_shape, dataset.num_classes, args.preset),
         args.lr,
         args.beta1,
         args.d_steps,
@@ -88,8 +89,13 @@ def train_and_score_gan(args: argparse.Namespace, seed: int) -> dict:
     if args.g_batchnorm:
         spec = with_generator_batchnorm(spec)
     gan = registry.build(args.framework, args.variant, spec, BuildOptions(seed=seed))
+    every_label = np.ones(len(dataset.train_labels), dtype=bool)  # as the worker: all visible
     batches = training_batches(
-        dataset.train_images, dataset.train_labels, args.batch_size, seed=seed
+        dataset.train_images,
+        dataset.train_labels,
+        args.batch_size,
+        seed=seed,
+        labelled_mask=every_label,
     )
     conditional = spec.generator_input[0] > spec.latent_dim
     labels = (torch.arange(args.samples) % dataset.num_classes).numpy() if conditional else None
@@ -178,6 +184,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--preset", default="paper", help="spec preset: paper, half or tiny")
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--lr", type=float, nargs="+", default=[None])
     parser.add_argument("--beta1", type=float, default=None)
