@@ -20,7 +20,7 @@ class RunSettings:
     steps: int = 300  # training steps per run, warm-up included
     warmup_steps: int = 20  # first steps, untimed: their time is compile_s
     timing_windows: int = 10  # timed steps are split into this many windows (>= 5)
-    spec_preset: str = "paper"  # "paper" widths, or "tiny" for fast checks
+    spec_preset: str = "paper"  # "paper" widths, "half" of them (hidden layers), or "tiny"
     threads: int = 2  # CPU threads per run, set in both frameworks
     ssl_labels: int = 100  # labelled training examples a semi-supervised variant may see
     timeout_s: float = 1800.0  # wall-clock limit of one run, seconds
