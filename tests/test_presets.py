@@ -35,6 +35,9 @@ def test_half_halves_every_hidden_width_and_keeps_the_rest_of_the_paper_spec(var
                 assert dataclasses.replace(h, **{field: width(p)}) == p
             elif index == weighted[-1]:  # the output layer: what the data and loss fix
                 assert h == p
-    assert dataclasses.replace(
-        half, generator=paper.generator, discriminator=paper.discriminator, preset="paper"
-    ) == paper
+    assert (
+        dataclasses.replace(
+            half, generator=paper.generator, discriminator=paper.discriminator, preset="paper"
+        )
+        == paper
+    )
