@@ -95,7 +95,7 @@ def estimated_suite_s(specs: list[RunSpec], measured: list[Row], jobs: int) -> f
 def test_the_estimate_gives_the_measured_wall_time_at_the_measured_settings():
     # reports/baselines/standard-cpu.json is the suite's run at today's settings, end to end
     # (`python -m bench run --suite standard --jobs 2`, README: Which suite). The estimate
-    # leaves out each worker's interpreter and import start and the driver's preparation.
+    # adds the run's measured fixed costs (PREPARATION_S, WORKER_START_S) to its per-run ones.
     measured = load_rows(STANDARD_BASELINE)
     as_measured = load_suite("standard").with_changes(
         variant_steps={row.variant: row.steps for row in measured},
