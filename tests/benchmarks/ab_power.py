@@ -11,8 +11,9 @@ run beside a CPU-bound competing process. `--streams 2` runs two trials at once 
 is a pair of resident processes timed in turn, so two pairs share the CPUs; a competing
 process of one trial competes with the other too). The trials are interleaved over conditions, so
 the machine's background load (other jobs come and go) falls on all of them alike, and
-the JSON (reports/ab_power.json) is rewritten after every trial. `--plot` draws
-reports/ab_power.png from it.
+the JSON (reports/ab_power.json) is rewritten after every trial; `--append` adds the
+trials to those already there (taken the same way: budget, streams), each sitting's
+start kept in "sittings". `--plot` draws reports/ab_power.png from it.
 """
 
 from __future__ import annotations
@@ -151,6 +152,11 @@ def main() -> None:
         "--streams", type=int, default=2, help="trials at once (each is one `bench ab`)"
     )
     parser.add_argument("--plot", action="store_true", help="only draw the plot from the JSON")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the new trials to those already in the JSON (same budget and streams only)",
+    )
     args = parser.parse_args()
     if args.plot:
         document = json.loads(OUT_JSON.read_text())
@@ -164,20 +170,33 @@ def main() -> None:
         "what": "bench ab base plant-<f> --only vanilla,torch; the planted step spins for "
         "f of its own time (tests/ab_scratch.py)",
         "budget_s": args.budget_s,
-        "machine": f"{os.cpu_count()} CPUs; load average at the start "
-        + Path("/proc/loadavg").read_text().split()[0],
+        "machine": f"{os.cpu_count()} CPUs",
+        "streams": args.streams,
+        "sittings": [],
         "trials": [],
     }
-    document["streams"] = args.streams
+    if args.append:
+        document = earlier_trials(document)
+    first = 1 + max((t["order"] for t in document["trials"]), default=-1)
+    document["sittings"].append(
+        {
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "first_order": first,
+            "loadavg_at_start": Path("/proc/loadavg").read_text().split()[0],
+        }
+    )
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="ab-power-") as folder:
         repo = scratch_repository(Path(folder))
 
         def one(index: int, condition: tuple[float, bool]) -> None:
             out = Path(folder) / f"out{index}"
+            started_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             result = trial(repo, *condition, args.budget_s, out)
             with lock:
-                document["trials"].append({"order": index, **result})
+                document["trials"].append(
+                    {"order": first + index, "started_utc": started_utc, **result}
+                )
                 OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
                 print(
                     json.dumps({k: v for k, v in result.items() if "seconds" not in k}), flush=True
@@ -191,6 +210,20 @@ def main() -> None:
     document["compare_rules"] = compare_rules(document)
     OUT_JSON.write_text(json.dumps(document, indent=1) + "\n")
     plot(document)
+
+
+def earlier_trials(fresh: dict) -> dict:
+    """The JSON's document, to add trials to: only when they were taken the same way."""
+    document = json.loads(OUT_JSON.read_text())
+    for key in ("what", "budget_s", "streams"):
+        if document.get(key) != fresh[key]:
+            raise SystemExit(
+                f"--append: {OUT_JSON} has {key} {document.get(key)!r}, this run {fresh[key]!r}"
+            )
+    if "sittings" not in document:  # taken before sittings were kept: its start, as stored
+        document["sittings"] = [{"first_order": 0, "machine": document["machine"]}]
+    document["machine"] = fresh["machine"]
+    return document
 
 
 def rejudge(document: dict, min_effect_pct: float = 3.0) -> None:
