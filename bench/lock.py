@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from bench.atomic_file import write_text_atomically
 from bench.provenance import hostname, utc_now
 
 LOCK_FILE = ".lock"  # hidden: never read as a row, never listed by the report
@@ -108,10 +108,7 @@ def _read_owner(results_dir: Path) -> dict | None:
 
 def _write_owner(results_dir: Path) -> None:
     record = {"pid": os.getpid(), "host": hostname(), "since": utc_now()}
-    handle, temporary = tempfile.mkstemp(prefix=f"{OWNER_FILE}.", dir=results_dir)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(json.dumps(record))
-    os.replace(temporary, results_dir / OWNER_FILE)
+    write_text_atomically(results_dir / OWNER_FILE, json.dumps(record))
 
 
 def _alive(pid: int) -> bool:

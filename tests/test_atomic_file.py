@@ -1,6 +1,7 @@
 """Results files are written atomically and with the user's umask, like any other tool's:
-rows, baselines and the report are 0644 under umask 022 and 0640 under 027, so a results
-folder on a shared disk is readable by the team (tempfile.mkstemp made them 0600)."""
+rows, baselines, the report, `ab`'s result and page and the results folder's lock-owner
+record are 0644 under umask 022 and 0640 under 027, so a results folder on a shared disk
+is readable by the team (tempfile.mkstemp made them 0600)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from bench.ab.output import write_result
+from bench.ab.verdict import Verdict
 from bench.atomic_file import write_text_atomically
 from bench.baseline_file import save_baseline
+from bench.lock import OWNER_FILE, results_folder_lock
 from bench.results import write_row
 from reports.html import report
+from reports.sections.ab import write_ab_report
 from tests.report_rows import crafted_rows
+from tests.test_ab_cli import crafted
 
 # umask -> the mode a new file gets: 0666 less the umask's bits
 MODE_UNDER_UMASK = {0o022: 0o644, 0o027: 0o640, 0o077: 0o600}
@@ -46,6 +52,17 @@ def test_row_baseline_and_report_get_the_mode_the_umask_allows(umask: int, tmp_p
         name: oct(mode(path))
         for name, path in [("row", row_path), ("baseline", baseline_path), ("report", report_path)]
     } == {"row": oct(expected), "baseline": oct(expected), "report": oct(expected)}
+
+
+@pytest.mark.parametrize("umask", sorted(MODE_UNDER_UMASK), indirect=True)
+def test_ab_result_page_and_lock_owner_get_the_mode_the_umask_allows(umask: int, tmp_path: Path):
+    result_path = write_result(crafted([Verdict.SAME], tmp_path), tmp_path / "ab")
+    page_path = write_ab_report(result_path)
+    results = tmp_path / "results"
+    with results_folder_lock(results):
+        owner_mode = mode(results / OWNER_FILE)
+    expected = oct(MODE_UNDER_UMASK[umask])
+    assert (oct(mode(result_path)), oct(mode(page_path)), oct(owner_mode)) == (expected,) * 3
 
 
 @pytest.mark.parametrize("umask", [0o022], indirect=True)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.ab.session import AbResult, ImplementationResult
 from bench.ab.stats import FIRST_LOOK_SESSIONS
 from bench.ab.verdict import Verdict
+from bench.atomic_file import write_text_atomically
 from bench.catalogue import IMAGES_PER_S
 
 AB_SCHEMA_VERSION = 1
@@ -118,17 +117,8 @@ def result_document(result: AbResult) -> dict[str, Any]:
 
 
 def write_result(result: AbResult, folder: Path) -> Path:
-    """results/ab/ab-<UTC time>.json, written atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """results/ab/ab-<UTC time>.json, written atomically with the user's umask."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"{AB_FILE_PREFIX}{stamp}.json"
     text = json.dumps(result_document(result), indent=1, allow_nan=False) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, text)
