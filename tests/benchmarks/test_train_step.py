@@ -1,9 +1,10 @@
 """Micro-benchmarks: one train_step of every implementation, timed by pytest-benchmark.
 
 `tox -e micro` runs them (--benchmark-only), saves each run under .benchmarks/
-and fails when a median is more than 10% slower than in the last saved run,
-so a developer sees a slowdown before pushing. `tox -e test` collects and
-skips them (--benchmark-skip in pytest's addopts): they are slow.
+and shows each median beside the last saved run's. It is not a gate: the same
+code measured in two processes is too far apart for any fixed threshold
+(tox.ini, reports/micro_false_alarms.json); `bench ab` is. `tox -e test` collects
+and skips them (--benchmark-skip in pytest's addopts): they are slow.
 
 As in bench.timing: the batch is staged on the device once, warm-up rounds
 (tracing, allocator and cache warm-up) are not timed, and the device is
