@@ -107,18 +107,22 @@ def test_a_submission_slurm_rejects_is_one_line(tmp_path, slurm):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_a_run_slurm_stops_at_its_time_limit_is_a_timeout_row(tmp_path, slurm):
-    # The run's own timeout_s (600 s) is far off: Slurm's limit (--time, one minute) ends it.
-    # submitit asks Slurm for a signal 90 s before the limit, which Slurm (checking every
-    # ~30 s) sends at once here; the job stops the run and reports a timeout row.
+    # The run's own timeout_s (600 s) is far off: Slurm's limit (--time, three minutes) ends
+    # it. submitit asks Slurm for a signal 90 s before the limit, which Slurm (checking every
+    # ~30 s) sends 90-120 s into the job; the job stops the run and reports a timeout row.
+    # With a one-minute limit the signal came at once, and under load it could arrive while
+    # submitit was still unpickling the job, before its handler was set: the job died of
+    # SIGUSR2 (FAILED, no row; seen 2026-12-04 beside the training tests).
     body = 'variants = ["faulty_hang"]\nsteps = 30\ntimeout_s = 600\n'
     suite = write_suite(tmp_path, "limit", body)
     started = time.monotonic()
-    options = ["--partition", "debug", "--time", "00:01:00"]
+    options = ["--partition", "debug", "--time", "00:03:00"]
     done = run_bench(
         slurm.bench("run", "--suite", str(suite), "--out", str(tmp_path / "o"), *options),
         slurm.env,
-        timeout_s=240,
+        timeout_s=600,
     )
     elapsed_s = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]
@@ -127,7 +131,7 @@ def test_a_run_slurm_stops_at_its_time_limit_is_a_timeout_row(tmp_path, slurm):
     # Slurm's signal ended it, not the run's own timeout_s ("exceeded timeout_s = 600")
     assert row.error.startswith("stopped at the Slurm time limit"), row.error
     assert row.engine == "slurm" and re.fullmatch(r"\d+(_0)?", row.job_id), row.job_id
-    assert "slurm: job array" in done.stderr and ", 1 min;" in done.stderr
+    assert "slurm: job array" in done.stderr and ", 3 min;" in done.stderr
     # the hanging run was stopped with its job, not left training
     assert wait_until(lambda: not worker_processes_of(row.run_id), timeout_s=30)
     print(f"\nslurm time limit: {elapsed_s:.0f} s; {row.status} job {row.job_id}: {row.error}")

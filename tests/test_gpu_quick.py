@@ -121,9 +121,10 @@ def test_gpu_quick_script_ends_inside_its_budget_with_rows_report_and_baseline(t
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY_SUITE)
     out = tmp_path / "quick"
-    # On a quiet 2-core machine the dcgan run takes ~20 s; on a shared one, minutes. The
-    # reserve for the baseline, report and table (three python processes) is as generous.
-    budget_s = 480
+    # The vanilla pass is cut at budget - reserve, so that is this test's wall time. On a
+    # quiet 2-core machine the dcgan run before it takes ~20 s: 200 s is 10x that. The
+    # reserve for the baseline, report and table (three python processes) is 120 s.
+    budget_s = 320
     env = cli_environment()
     env["PYTHONPATH"] = os.pathsep.join([str(HIDE_MODULES), str(REPO_ROOT)])
     env["GANBENCH_TEST_HIDDEN_MODULES"] = "tensorflow,keras"

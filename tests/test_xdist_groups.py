@@ -1,0 +1,58 @@
+"""`tox -e test`'s --dist loadgroup keeps an xdist group on one worker.
+
+The cluster tests rely on it (one cluster at a time), and so do the tests that share an
+expensive module fixture (one worker computes it once). pytest 9.2 with pytest-xdist 3.8
+silently stopped grouping: each worker ran some of a group, and computed its fixture
+again. A scratch module of grouped and ungrouped tests, run on two workers, says which
+worker ran each test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tests.conftest import run_python
+
+SCRATCH_TESTS = """\
+import json, os
+import pytest
+
+@pytest.fixture(scope="module")
+def shared():
+    with open(os.environ["SETUPS_FILE"], "a") as stream:
+        stream.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+
+@pytest.mark.xdist_group("shared")
+@pytest.mark.parametrize("case", range(6))
+def test_grouped(shared, case):
+    with open(os.environ["WORKERS_FILE"], "a") as stream:
+        stream.write(json.dumps([case, os.environ["PYTEST_XDIST_WORKER"]]) + "\\n")
+
+@pytest.mark.parametrize("case", range(6))
+def test_free(case):
+    pass
+"""
+
+
+def test_a_group_runs_on_one_worker_and_its_module_fixture_is_set_up_once(tmp_path):
+    (tmp_path / "test_scratch.py").write_text(SCRATCH_TESTS)
+    setups, workers = tmp_path / "setups.txt", tmp_path / "workers.jsonl"
+    env = {"SETUPS_FILE": str(setups), "WORKERS_FILE": str(workers)}
+    done = run_python(
+        *("-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider"),
+        *("-p", "no:randomly", "test_scratch.py"),
+        cwd=tmp_path,
+        env={**outer_environment(), **env},
+        timeout_s=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ran = [json.loads(line) for line in workers.read_text().splitlines()]
+    assert sorted(case for case, _ in ran) == list(range(6))
+    assert len({worker for _, worker in ran}) == 1, ran
+    assert len(setups.read_text().splitlines()) == 1
+
+
+def outer_environment() -> dict[str, str]:
+    """This process's environment less pytest's own variables (this test may run in xdist)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
