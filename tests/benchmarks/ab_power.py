@@ -30,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.provenance import utc_now
 from tests.ab_scratch import commit, copy_of_this_tree, git, plant_slowdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,7 +181,7 @@ def main() -> None:
     first = 1 + max((t["order"] for t in document["trials"]), default=-1)
     document["sittings"].append(
         {
-            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "started_utc": utc_now(),
             "first_order": first,
             "loadavg_at_start": Path("/proc/loadavg").read_text().split()[0],
         }
@@ -191,7 +192,7 @@ def main() -> None:
 
         def one(index: int, condition: tuple[float, bool]) -> None:
             out = Path(folder) / f"out{index}"
-            started_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            started_utc = utc_now()
             result = trial(repo, *condition, args.budget_s, out)
             with lock:
                 document["trials"].append(

@@ -21,10 +21,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.provenance import utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 OUT_JSON = REPO / "reports" / "micro_false_alarms.json"
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     medians = []
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started = utc_now()
     with tempfile.TemporaryDirectory(prefix="micro-false-alarms-") as folder:
         for index in range(args.runs):
             medians.append(one_run(args.threads, Path(folder) / f"run{index}.json"))
