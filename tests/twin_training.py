@@ -203,6 +203,22 @@ def step_gaps(
     return TwinGaps(loss, update, moving, adam_gap, steps_equal)
 
 
+def typical_of(all_gaps: list[TwinGaps]) -> TwinGaps:
+    """The median over the steps of each gap: what a typical step shows.
+
+    The worst step is a per-tensor extreme (float32 Adam turns a noise-level gradient into
+    a full lr step) that moved 10x between two CPUs of the same kind (dcgan's update gap:
+    3.9e-3 on one, 4.1e-2 on another), while the median stays near 1e-4 on both and a
+    planted defect moves it past 1e-1 (tests/test_twin_training.py)."""
+    return TwinGaps(
+        loss=float(np.median([g.loss for g in all_gaps])),
+        update=float(np.median([g.update for g in all_gaps])),
+        moving_stats=float(np.median([g.moving_stats for g in all_gaps])),
+        adam=float(np.median([g.adam for g in all_gaps])),
+        adam_steps_equal=all(g.adam_steps_equal for g in all_gaps),
+    )
+
+
 def worst_of(all_gaps: list[TwinGaps]) -> TwinGaps:
     return TwinGaps(
         loss=max(g.loss for g in all_gaps),
