@@ -27,6 +27,7 @@ from bench.lock import results_folder_lock
 from bench.prepare import EXIT_BAD_INPUT, PrepareRequest
 from bench.provenance import REPO_ROOT, git_commit
 from bench.results import ResultsError, Row, read_row, row_path, write_row
+from metrics import classifier_cache
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,23 @@ def check_inputs(suite: Suite, data_dir: str | None) -> tuple[Suite, Dataset]:
         suite = replace(suite, dataset=suite.fallback_dataset)
         dataset = load_dataset(suite.dataset, Path(data_dir) if data_dir else None)
     return suite, dataset
+
+
+def _prepared_already(
+    suite: Suite, dataset: Dataset, fid_weights: str | None, cache_dir: Path
+) -> bool:
+    """Nothing for bench.prepare to do: no weights file to check, no Inception FID wanted,
+    and the reference classifier cached whole. Checked here without torch, it spares every
+    `bench run` the ~4 s of a process that imports torch only to find that out."""
+    if fid_weights is not None or suite.settings.inception_fid:
+        return False
+    return classifier_cache.is_cached(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.num_classes,
+        cache_dir,
+    )
 
 
 def _prepare_metrics(
@@ -140,8 +158,9 @@ def run_suite(
     results_dir = Path(results_dir)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     with results_folder_lock(results_dir):
-        suite, _ = check_inputs(suite, data_dir)
-        _prepare_metrics(suite, data_dir, fid_weights, cache_dir)
+        suite, dataset = check_inputs(suite, data_dir)
+        if not _prepared_already(suite, dataset, fid_weights, cache_dir):
+            _prepare_metrics(suite, data_dir, fid_weights, cache_dir)
         specs = suite.run_specs(data_dir, fid_weights, str(cache_dir))
         todo = pending_specs(specs, results_dir, rerun, retry_failed)
         if on_start is not None:

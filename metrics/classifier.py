@@ -22,29 +22,24 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-# Bump when the architecture or the training loop changes: old cache files are rebuilt.
-ARCHITECTURE_VERSION = 1
-CACHE_FORMAT_VERSION = 1
+from metrics.classifier_cache import (
+    TrainingSettings,
+    cache_identity,
+    checked_info,
+    paths_for,
+)
+
 DEFAULT_INFERENCE_BATCH = 512
 
 
 class ClassifierCacheWarning(UserWarning):
     """A cached classifier was corrupt or did not match the request; it is being rebuilt."""
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    epochs: int = 20  # passes over the training split
-    batch_size: int = 32  # images per Adam step
-    learning_rate: float = 1e-3  # Adam step size
-    seed: int = 0  # initial weights and shuffling
 
 
 class ConvNet(nn.Module):
@@ -195,8 +190,8 @@ def load_or_train(
     trusted: one ClassifierCacheWarning names it and the classifier is retrained.
     """
     settings = settings or TrainingSettings()
-    expected_info = _cache_identity(dataset_name, train_images, train_labels, num_classes, settings)
-    weights_path, info_path = _paths_for(expected_info, dataset_name, cache_dir)
+    expected_info = cache_identity(dataset_name, train_images, train_labels, num_classes, settings)
+    weights_path, info_path = paths_for(expected_info, dataset_name, cache_dir)
     if weights_path.exists() or info_path.exists():
         try:
             return _load_cached(weights_path, info_path, settings, expected_info)
@@ -223,60 +218,13 @@ def load_or_train(
     return classifier
 
 
-def cache_paths(
-    dataset_name: str,
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    num_classes: int,
-    cache_dir: Path,
-    settings: TrainingSettings,
-) -> tuple[Path, Path]:
-    """(weights .pt, info .json) named after the data set and a hash of what shapes the model."""
-    identity = _cache_identity(dataset_name, train_images, train_labels, num_classes, settings)
-    return _paths_for(identity, dataset_name, cache_dir)
-
-
-def _paths_for(identity: dict, dataset_name: str, cache_dir: Path) -> tuple[Path, Path]:
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-    stem = f"classifier-{dataset_name}-{key}"
-    return Path(cache_dir) / f"{stem}.pt", Path(cache_dir) / f"{stem}.json"
-
-
-def _cache_identity(
-    dataset_name: str,
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    num_classes: int,
-    settings: TrainingSettings,
-) -> dict:
-    """Everything a cached model depends on; a fingerprint of the labels stands for the split."""
-    return {
-        "format_version": CACHE_FORMAT_VERSION,
-        "architecture_version": ARCHITECTURE_VERSION,
-        "dataset": dataset_name,
-        "image_shape": [int(size) for size in np.shape(train_images)[1:]],
-        "num_classes": num_classes,
-        "num_train": len(train_labels),
-        "train_labels_sha256": hashlib.sha256(
-            np.ascontiguousarray(train_labels, dtype=np.int64).tobytes()
-        ).hexdigest(),
-        "settings": asdict(settings),
-    }
-
-
 def _load_cached(
     weights_path: Path,
     info_path: Path,
     settings: TrainingSettings,
     expected_info: dict,
 ) -> ReferenceClassifier:
-    info = json.loads(info_path.read_text())
-    mismatched = [key for key in expected_info if info.get(key) != expected_info[key]]
-    if mismatched:
-        raise ValueError(f"{info_path.name} differs in {', '.join(mismatched)}")
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
-    if digest != info.get("weights_sha256"):
-        raise ValueError(f"checksum {digest[:12]} differs from {info_path.name}")
+    info = checked_info(weights_path, info_path, expected_info)
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...

@@ -1,6 +1,7 @@
 """metrics.classifier: the digits reference classifier is accurate, deterministic, and
 cached without pickle; a bad cache file is reported and rebuilt, never trusted."""
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 import metrics.classifier as classifier_module
+import metrics.classifier_cache as classifier_cache
 from bench.datasets import Dataset
 from bench.evaluation import load_reference_classifier
 from metrics.classifier import (
@@ -19,6 +21,7 @@ from metrics.classifier import (
     conditional_accuracy,
     train_reference_classifier,
 )
+from tests.conftest import run_python
 
 TINY_SETTINGS = TrainingSettings(epochs=1, batch_size=32)
 
@@ -29,7 +32,7 @@ def load_or_train(dataset: Dataset, cache_dir: Path, settings: TrainingSettings)
 
 
 def cache_paths(dataset: Dataset, cache_dir: Path, settings: TrainingSettings):
-    return classifier_module.cache_paths(
+    return classifier_cache.cache_paths(
         dataset.name,
         dataset.train_images,
         dataset.train_labels,
@@ -165,7 +168,7 @@ def _foreign_state_dict(weights_path: Path, info_path: Path) -> None:
     """A readable state_dict of another shape, with the JSON checksum updated to match."""
     torch.save({"conv1.weight": torch.zeros(1)}, weights_path)
     info = json.loads(info_path.read_text())
-    info["weights_sha256"] = classifier_module.hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    info["weights_sha256"] = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     info_path.write_text(json.dumps(info))
 
 
@@ -198,3 +201,41 @@ def test_bad_cache_warns_once_naming_the_file_and_is_rebuilt(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)  # rewritten cache is valid again
+
+
+def is_cached(dataset: Dataset, cache_dir: Path, settings: TrainingSettings) -> bool:
+    return classifier_cache.is_cached(
+        dataset.name,
+        dataset.train_images,
+        dataset.train_labels,
+        dataset.num_classes,
+        cache_dir,
+        settings,
+    )
+
+
+def test_the_driver_tells_a_whole_cache_from_a_missing_or_damaged_one(
+    tiny_digits: Dataset, tmp_path: Path
+) -> None:
+    # bench.runner skips the torch process that checks the cache when this says True.
+    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert not is_cached(tiny_digits, tmp_path, TrainingSettings(epochs=2, batch_size=32))
+    weights_path, info_path = cache_paths(tiny_digits, tmp_path, TINY_SETTINGS)
+    weights_path.write_bytes(weights_path.read_bytes()[:-1])  # a torn weights file
+    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)  # rebuilt
+    assert is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    info_path.unlink()
+    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+
+
+def test_the_cache_check_imports_no_framework() -> None:
+    done = run_python(
+        "-c",
+        "import sys, metrics.classifier_cache; "
+        "print(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -35,7 +35,8 @@ from bench.datasets import load_dataset
 from bench.lock import OWNER_FILE
 from bench.memory import is_out_of_memory
 from bench.results import Row, read_row, read_rows, write_row
-from metrics.classifier import ClassifierCacheWarning, TrainingSettings, cache_paths, load_or_train
+from metrics.classifier import ClassifierCacheWarning, load_or_train
+from metrics.classifier_cache import TrainingSettings, cache_paths
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
 from tests.plugins.names import SLEEP_ENV
 from tests.suite_files import write_suite

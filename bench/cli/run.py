@@ -97,6 +97,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="generated images per evaluation (Parzen kernels, FID); overrides the suite",
     )
     run.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads per run in both frameworks; overrides the suite (1 where other "
+        "jobs share the cores: two threads spin-wait on a busy CPU)",
+    )
+    run.add_argument(
         "--fid-weights",
         type=Path,
         help="pytorch-fid's Inception weights file (default: the torch hub cache)",
@@ -122,6 +128,8 @@ def suite_with_overrides(args: argparse.Namespace) -> Suite:
         changes.update(steps=args.steps, variant_steps={})  # one count for every variant
     if args.eval_samples is not None:
         changes["eval_samples"] = args.eval_samples
+    if args.threads is not None:
+        changes["threads"] = args.threads
     if args.seeds is not None:
         changes["seeds"] = _parse_seeds(args.seeds)
     if args.jobs is not None and args.jobs < 1:
