@@ -73,6 +73,7 @@ def plugin_run(tmp_path_factory) -> PluginRun:
 
 
 @pytest.mark.xdist_group(PLUGIN_RUN_GROUP)
+@pytest.mark.slow  # the first of the module fixture's tests: a suite of both frameworks
 def test_the_driver_of_a_local_suite_imports_no_framework(plugin_run):
     assert plugin_run.driver == {"status": 0, "frameworks": []}
 

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.results import read_rows
 from tests.conftest import REPO_ROOT, cli_environment, run_cli
 
@@ -85,6 +87,7 @@ def test_faults_become_rows_and_the_other_runs_finish(tmp_path):
 HANG_TIMEOUT_S = 90
 
 
+@pytest.mark.slow  # HANG_TIMEOUT_S of waiting
 def test_a_hanging_run_is_stopped_at_timeout_s_and_the_suite_goes_on(tmp_path):
     suite = write_suite(tmp_path, "hang", ["faulty_hang", "vanilla"], timeout_s=HANG_TIMEOUT_S)
     results = tmp_path / "out"

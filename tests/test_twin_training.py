@@ -89,6 +89,7 @@ def test_every_built_in_variant_has_a_measured_tolerance():
     assert set(TOLERANCE) == set(TYPICAL_TOLERANCE) == set(registry.BUILT_IN_VARIANTS)
 
 
+@pytest.mark.slow  # its fixture: 50 paper-width steps of both twins, ~40 s for dcgan
 def test_twins_trained_50_steps_agree_within_the_variants_measured_tolerance(measured):
     variant, found, typical = measured
     update_bound, adam_bound = TYPICAL_TOLERANCE[variant]
