@@ -28,6 +28,7 @@ from bench.prepare import EXIT_BAD_INPUT, PrepareRequest
 from bench.provenance import REPO_ROOT, git_commit
 from bench.results import ResultsError, Row, read_row, row_path, write_row
 from metrics import classifier_cache
+from metrics.classifier_cache import TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,21 @@ def _prepared_already(
     `bench run` the ~4 s of a process that imports torch only to find that out."""
     if fid_weights is not None or suite.settings.inception_fid:
         return False
+    return reference_classifier_cached(dataset, cache_dir)
+
+
+def reference_classifier_cached(
+    dataset: Dataset, cache_dir: Path, settings: TrainingSettings | None = None
+) -> bool:
+    """The data set's reference classifier is cached whole in `cache_dir` (no framework:
+    metrics.classifier_cache on the Dataset's plain fields, as the worker will load it)."""
     return classifier_cache.is_cached(
         dataset.name,
         dataset.train_images,
         dataset.train_labels,
         dataset.num_classes,
         cache_dir,
+        settings,
     )
 
 

@@ -14,6 +14,7 @@ import metrics.classifier as classifier_module
 import metrics.classifier_cache as classifier_cache
 from bench.datasets import Dataset
 from bench.evaluation import load_reference_classifier
+from bench.runner import reference_classifier_cached
 from metrics.classifier import (
     ClassifierCacheWarning,
     ReferenceClassifier,
@@ -203,32 +204,23 @@ def test_bad_cache_warns_once_naming_the_file_and_is_rebuilt(
         load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)  # rewritten cache is valid again
 
 
-def is_cached(dataset: Dataset, cache_dir: Path, settings: TrainingSettings) -> bool:
-    return classifier_cache.is_cached(
-        dataset.name,
-        dataset.train_images,
-        dataset.train_labels,
-        dataset.num_classes,
-        cache_dir,
-        settings,
-    )
-
-
 def test_the_driver_tells_a_whole_cache_from_a_missing_or_damaged_one(
     tiny_digits: Dataset, tmp_path: Path
 ) -> None:
     # bench.runner skips the torch process that checks the cache when this says True.
-    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert not reference_classifier_cached(tiny_digits, tmp_path, TINY_SETTINGS)
     load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)
-    assert is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
-    assert not is_cached(tiny_digits, tmp_path, TrainingSettings(epochs=2, batch_size=32))
+    assert reference_classifier_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert not reference_classifier_cached(
+        tiny_digits, tmp_path, TrainingSettings(epochs=2, batch_size=32)
+    )
     weights_path, info_path = cache_paths(tiny_digits, tmp_path, TINY_SETTINGS)
     weights_path.write_bytes(weights_path.read_bytes()[:-1])  # a torn weights file
-    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert not reference_classifier_cached(tiny_digits, tmp_path, TINY_SETTINGS)
     load_or_train(tiny_digits, tmp_path, TINY_SETTINGS)  # rebuilt
-    assert is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert reference_classifier_cached(tiny_digits, tmp_path, TINY_SETTINGS)
     info_path.unlink()
-    assert not is_cached(tiny_digits, tmp_path, TINY_SETTINGS)
+    assert not reference_classifier_cached(tiny_digits, tmp_path, TINY_SETTINGS)
 
 
 def test_the_cache_check_imports_no_framework() -> None:
