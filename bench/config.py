@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.checks import ConfigError, check_choices, check_types
+from bench.checks import ConfigError, check_choices, check_positive, check_types
 from bench.datasets import DATASETS
 from bench.settings import (
     SETTINGS_FIELDS,
@@ -56,6 +56,9 @@ class Suite:
     # per-variant spec presets that replace `spec_preset`, e.g. {dcgan = "half"}: what one
     # step costs differs 10x between variants, and a time budget is spent where it helps
     variant_presets: dict[str, str] = field(default_factory=dict)
+    # per-variant time limits that replace `timeout_s`, e.g. {dcgan = 1800}: one limit that
+    # fits the slowest variant would let a hung fast one wait as long
+    variant_timeout_s: dict[str, float] = field(default_factory=dict)
     # --executor ray: times a run is started again when its node or worker died (a run that
     # raised is never retried: it is a failed row)
     max_retries: int = 2
@@ -73,12 +76,15 @@ class Suite:
         )
 
     def settings_for(self, variant: str) -> RunSettings:
-        """The suite's settings, with the variant's own step count and preset where it has them."""
+        """The suite's settings, with the variant's own steps, preset and time limit where it
+        has them."""
         own: dict[str, Any] = {}
         if variant in self.variant_steps:
             own["steps"] = self.variant_steps[variant]
         if variant in self.variant_presets:
             own["spec_preset"] = self.variant_presets[variant]
+        if variant in self.variant_timeout_s:
+            own["timeout_s"] = self.variant_timeout_s[variant]
         return dataclasses.replace(self.settings, **own) if own else self.settings
 
     def run_specs(
@@ -254,6 +260,9 @@ def _validate(suite: Suite) -> None:
         raise ConfigError(f"seeds {list(suite.seeds)}: each must be >= 0")
     check_choices("variant_steps", list(suite.variant_steps), variants())
     check_choices("variant_presets", list(suite.variant_presets), variants())
+    check_choices("variant_timeout_s", list(suite.variant_timeout_s), variants())
+    for name, timeout_s in suite.variant_timeout_s.items():
+        check_positive(f"variant_timeout_s.{name}", timeout_s)
     for name, preset in suite.variant_presets.items():
         check_choices(f"variant_presets.{name}", [preset], list(PRESETS))
     if suite.max_retries < 0:
@@ -297,6 +306,7 @@ SUITE_TYPES: dict[str, type | tuple[type, ...]] = {
     "max_retries": int,
     "variant_steps": dict,
     "variant_presets": dict,
+    "variant_timeout_s": dict,
     "framework_compile_modes": dict,
 }
 
@@ -304,6 +314,13 @@ SUITE_TYPES: dict[str, type | tuple[type, ...]] = {
 def _check_tuple_types(suite: Suite) -> None:
     if any(not isinstance(v, int) or isinstance(v, bool) for v in suite.variant_steps.values()):
         raise ConfigError(f"variant_steps = {suite.variant_steps!r}; expected integer steps")
+    if any(
+        not isinstance(v, int | float) or isinstance(v, bool)
+        for v in suite.variant_timeout_s.values()
+    ):
+        raise ConfigError(
+            f"variant_timeout_s = {suite.variant_timeout_s!r}; expected seconds (numbers)"
+        )
     element: dict[str, type] = {"seeds": int, "batch_sizes": int}
     for name in TUPLE_FIELDS:
         value = getattr(suite, name)

@@ -41,6 +41,30 @@ def test_a_variants_own_steps_and_preset_replace_the_suites_for_that_variant_onl
     assert by_variant["lsgan"] is suite.settings
 
 
+def test_a_variants_own_timeout_replaces_the_suites_for_that_variant_only():
+    suite = load_suite("smoke").with_changes(variant_timeout_s={"dcgan": 900})
+    by_variant = {spec.variant: spec.settings for spec in suite.run_specs()}
+    assert by_variant["dcgan"].timeout_s == 900
+    assert by_variant["dcgan"].steps == suite.variant_steps["dcgan"]  # the other keys still apply
+    assert by_variant["vanilla"] is suite.settings and suite.settings.timeout_s == 600
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "message"),
+    [
+        ({"wgan": 10}, "variant_timeout_s: unknown value 'wgan'; allowed: conditional, dcgan"),
+        ({"dcgan": 0}, "variant_timeout_s.dcgan = 0; must be > 0"),
+        ({"dcgan": "ten"}, "variant_timeout_s = {'dcgan': 'ten'}; expected seconds (numbers)"),
+        ({"dcgan": True}, "variant_timeout_s = {'dcgan': True}; expected seconds (numbers)"),
+        ([600], "variant_timeout_s = [600]; expected dict"),
+    ],
+)
+def test_a_bad_variant_timeout_is_one_error_naming_it(timeouts, message):
+    with pytest.raises(ConfigError) as raised:
+        suite_from_dict({"name": "bad", "variant_timeout_s": timeouts})
+    assert message in str(raised.value)
+
+
 def test_no_setting_is_a_field_of_the_suite_or_the_run_spec_beside_settings():
     for kind in (Suite, RunSpec):
         assert {f.name for f in dataclasses.fields(kind)} & set(SETTINGS_FIELDS) == set()

@@ -151,7 +151,7 @@ class SlurmExecutor:
         command = [
             "sbatch",
             "--test-only",
-            f"--time={self._limit_min(suite.settings.timeout_s)}",
+            f"--time={self._limit_min(max(s.settings.timeout_s for s in suite.run_specs()))}",
             f"--cpus-per-task={suite.settings.threads}",
             "--nodes=1",
             "--ntasks-per-node=1",
@@ -184,7 +184,9 @@ class SlurmExecutor:
             groups.setdefault(self._resources(task.spec), []).append(task)
         self.queued = []
         for resources, tasks in groups.items():
-            self._submit_array(dict(resources), tasks)
+            # one array, its time limit that of its longest run (variant_timeout_s)
+            limit_min = max(self._limit_min(task.spec.settings.timeout_s) for task in tasks)
+            self._submit_array({**dict(resources), "timeout_min": limit_min}, tasks)
         if not self.collector.is_alive() and self.tasks:
             self.collector.start()
 
@@ -194,7 +196,6 @@ class SlurmExecutor:
     def _resources(self, spec: RunSpec) -> tuple:
         parameters = {
             "name": f"ganbench-{spec.suite}",
-            "timeout_min": self._limit_min(spec.settings.timeout_s),
             "cpus_per_task": spec.settings.threads,
             "nodes": 1,
             "tasks_per_node": 1,
