@@ -12,10 +12,8 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench.ab.checkout import CheckoutError
-from bench.ab.measure import MeasureSettings
-from bench.ab.session import Plan, ProtocolMismatchError
 from bench.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -25,6 +23,9 @@ from bench.cli.common import (
 from bench.config import ConfigError, Suite, load_suite, suite_names
 from bench.datasets import DatasetUnavailableError
 from implementations.registry import FRAMEWORKS, registrations
+
+if TYPE_CHECKING:
+    from bench.ab.session import Plan
 
 # The practical threshold (the issue caps it at 5%). The power curve (reports/ab_power.json,
 # taken under a load average of ~25) was too noisy to tell 3% from 5%: one false
@@ -115,8 +116,11 @@ def add_ab_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 def command_ab(args: argparse.Namespace) -> int:
     """Run the session; print lines and the summary; write the JSON; exit status."""
+    # imported here, not at the top: scipy.stats and the rest cost every other
+    # sub-command (`bench run` included) half a second of start-up
+    from bench.ab.checkout import CheckoutError
     from bench.ab.output import format_line, format_result, write_result
-    from bench.ab.session import run_ab
+    from bench.ab.session import ProtocolMismatchError, run_ab
 
     try:
         suite = load_suite(args.suite)
@@ -151,6 +155,9 @@ def command_ab(args: argparse.Namespace) -> int:
 
 def make_plan(args: argparse.Namespace, suite: Suite) -> Plan:
     """The Plan from the suite and the command line; ConfigError names a bad value."""
+    from bench.ab.measure import MeasureSettings
+    from bench.ab.session import Plan
+
     if not args.budget_s > 0:
         raise ConfigError(f"--budget-s {args.budget_s:g}; must be > 0 seconds")
     if not 0 < args.min_effect < MAX_MIN_EFFECT_PCT:
