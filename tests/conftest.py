@@ -29,10 +29,29 @@ from bench.datasets import Dataset, load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# tests that share a module fixture of their module run on one xdist worker
+pytest_plugins = ["tests.fixture_groups"]
+
 # No download is ever tried at test time, in this process or the CLIs it starts; reference
 # classifiers are cached outside the user's home, trained once (~3 s on digits) and shared.
 os.environ["GANBENCH_OFFLINE"] = "1"
 os.environ["GANBENCH_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "ganbench-test-cache")
+
+
+# Tests that spend most of their time waiting on a clock (Slurm's time limit, ~90 s; the
+# gpu_quick script's budget cut, ~120 s) share one xdist group: one worker waits through
+# them one after another while the others keep both cores busy, instead of two waits at
+# once leaving a core idle.
+WAITING_GROUP = "mostly-waiting"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than this process may use CPUs. A few tests mostly wait
+    (gpu_quick's budget cut, a Slurm time limit, cluster start-up: ~200 s of a worker's time
+    on a quiet 2-core machine), and the extra worker keeps the cores busy meanwhile; every
+    test process runs one thread. 2 cores, 2026-12-04: 783 s of pytest at 2 workers, 699 s
+    at 3 (the same code)."""
+    return len(os.sched_getaffinity(0)) + 1
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,8 @@ from tests.clusters import (
 from tests.conftest import REPO_ROOT, skip_unless_ci
 from tests.plugins.names import MARKS_ENV, PROBE_ERROR
 
-# One xdist worker runs every cluster test, one cluster at a time (tox -e test: -n auto).
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("cluster")]
+# One xdist worker runs the tests of this engine, one cluster of it at a time (tox.ini).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("ray-cluster")]
 
 # one node, no namespace: Ray binds 127.0.0.1 only, no authentication to set up
 SINGLE_NODE = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}

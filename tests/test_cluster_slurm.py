@@ -21,10 +21,15 @@ from tests.clusters import (
     wait_until,
     write_suite,
 )
-from tests.conftest import import_or_skip_unless_ci, skip_unless_ci
+from tests.conftest import WAITING_GROUP, import_or_skip_unless_ci, skip_unless_ci
 
-# One xdist worker runs every cluster test, one cluster at a time (tox -e test: -n auto).
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("cluster")]
+# One xdist worker runs these tests, one Slurm cluster at a time, with the other tests that
+# mostly wait (tests/conftest.py).
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.timeout(300),
+    pytest.mark.xdist_group(WAITING_GROUP),
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +50,13 @@ def slurm():
 
 def test_a_suite_through_slurm_returns_its_rows_with_job_ids(tmp_path, slurm):
     assert slurm.namespace.interfaces() == ["lo"]
-    # the hanging run first, so that it holds the array's first slot while the others run
-    suite = write_suite(
-        tmp_path,
-        "slurm",
-        'variants = ["faulty_hang", "vanilla", "faulty_raise"]\nsteps = 30\ntimeout_s = 45\n',
+    # the hanging run first, so that it holds the array's first slot while the others run;
+    # its own limit is short (variant_timeout_s), the others keep the suite's 300 s
+    body = (
+        'variants = ["faulty_hang", "vanilla", "faulty_raise"]\nsteps = 30\ntimeout_s = 300\n'
+        "variant_timeout_s = { faulty_hang = 10 }\n"
     )
+    suite = write_suite(tmp_path, "slurm", body)
     started = time.monotonic()
     options = ["--partition", "debug", "--account", "bench", "--jobs", "2"]
     done = run_bench(
@@ -71,12 +77,12 @@ def test_a_suite_through_slurm_returns_its_rows_with_job_ids(tmp_path, slurm):
     assert rows["faulty_raise"].error == "RuntimeError: injected failure in train_step"
     # a run past the suite's timeout_s is stopped inside its job: a timeout row
     assert rows["faulty_hang"].status == "timeout"
-    assert rows["faulty_hang"].error == "exceeded timeout_s = 45"
+    assert rows["faulty_hang"].error == "exceeded timeout_s = 10"
     for row in rows.values():
         assert row.engine == "slurm" and row.node and row.attempts == 1
         assert row.versions["submitit"] == "1.5.4"
-    # Slurm's limit: timeout_s (45 s, one minute rounded up) plus 5 minutes
-    announced = r"slurm: job array \d+: 3 runs, each 1 CPU\(s\), 0 GPU, 6 min; at most 2 at once"
+    # one array, its limit that of the longest run: 300 s (5 min) plus 5 minutes
+    announced = r"slurm: job array \d+: 3 runs, each 1 CPU\(s\), 0 GPU, 10 min; at most 2 at once"
     assert re.search(announced, done.stderr)
     print(
         f"\nslurm suite: {time.monotonic() - started:.0f} s\n"

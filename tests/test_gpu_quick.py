@@ -21,7 +21,7 @@ import pytest
 from bench.config import ConfigError, load_suite, suite_from_dict
 from bench.results import read_rows
 from implementations.registry import variants
-from tests.conftest import REPO_ROOT, cli_environment
+from tests.conftest import REPO_ROOT, WAITING_GROUP, cli_environment
 
 SCRIPT = REPO_ROOT / "tools" / "gpu_quick.sh"
 HIDE_MODULES = REPO_ROOT / "tests" / "hide_modules"
@@ -122,6 +122,7 @@ AFTER_CUT_S = 5  # measured: baseline, report and table
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group(WAITING_GROUP)  # ~120 s of waiting for the cut
 def test_gpu_quick_script_ends_inside_its_budget_with_rows_report_and_baseline(tmp_path):
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY_SUITE)

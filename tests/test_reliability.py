@@ -133,10 +133,8 @@ class KilledSuite:
     rerun: subprocess.CompletedProcess
 
 
-# The tests of one killed suite run on one xdist worker, which computes it once (tox.ini).
-KILLED_SUITE_GROUP = "reliability-killed-suite"
-
-
+# The four tests of one killed suite run on one xdist worker, which computes it once
+# (tests/fixture_groups.py).
 @pytest.fixture(scope="module")
 def killed_suite(tmp_path_factory) -> KilledSuite:
     """vanilla finishes; slowed (0.3 s a step) is training when the driver is SIGKILLed. Then
@@ -202,7 +200,6 @@ def killed_suite(tmp_path_factory) -> KilledSuite:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(KILLED_SUITE_GROUP)
 def test_a_sigkilled_driver_takes_its_training_worker_along(killed_suite):
     assert killed_suite.finished.name.startswith("vanilla-")
     assert len(killed_suite.workers) == 1
@@ -210,7 +207,6 @@ def test_a_sigkilled_driver_takes_its_training_worker_along(killed_suite):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(KILLED_SUITE_GROUP)
 def test_rerunning_after_a_kill_completes_the_suite_keeping_finished_rows_once(killed_suite):
     rerun = killed_suite.rerun
     assert rerun.returncode == 0, rerun.stderr[-3000:]

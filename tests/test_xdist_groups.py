@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from tests.conftest import run_python
+from tests.conftest import REPO_ROOT, run_python
 
 SCRATCH_TESTS = """\
 import json, os
@@ -49,6 +49,56 @@ def test_a_group_runs_on_one_worker_and_its_module_fixture_is_set_up_once(tmp_pa
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     ran = [json.loads(line) for line in workers.read_text().splitlines()]
     assert sorted(case for case, _ in ran) == list(range(6))
+    assert len({worker for _, worker in ran}) == 1, ran
+    assert len(setups.read_text().splitlines()) == 1
+
+
+UNMARKED_SHARED_FIXTURE_TESTS = """\
+import json, os
+import pytest
+
+@pytest.fixture(scope="module")
+def computed_once():
+    with open(os.environ["SETUPS_FILE"], "a") as stream:
+        stream.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+
+@pytest.fixture
+def cheap():
+    return 1
+
+@pytest.mark.parametrize("case", range(4))
+def test_one(computed_once, case):
+    with open(os.environ["WORKERS_FILE"], "a") as stream:
+        stream.write(json.dumps([case, os.environ["PYTEST_XDIST_WORKER"]]) + "\\n")
+
+@pytest.mark.parametrize("case", range(4, 8))
+def test_another(computed_once, cheap, case):
+    with open(os.environ["WORKERS_FILE"], "a") as stream:
+        stream.write(json.dumps([case, os.environ["PYTEST_XDIST_WORKER"]]) + "\\n")
+
+@pytest.mark.parametrize("case", range(8))
+def test_free(cheap, case):
+    pass
+"""
+
+
+def test_tests_sharing_an_unmarked_module_fixture_run_on_one_worker_that_sets_it_up_once(
+    tmp_path,
+):
+    # no xdist_group mark: tests/fixture_groups.py (loaded as tests/conftest.py loads it) adds it
+    (tmp_path / "test_scratch.py").write_text(UNMARKED_SHARED_FIXTURE_TESTS)
+    setups, workers = tmp_path / "setups.txt", tmp_path / "workers.jsonl"
+    env = {"SETUPS_FILE": str(setups), "WORKERS_FILE": str(workers), "PYTHONPATH": str(REPO_ROOT)}
+    done = run_python(
+        *("-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider"),
+        *("-p", "tests.fixture_groups", "test_scratch.py"),
+        cwd=tmp_path,
+        env={**outer_environment(), **env},
+        timeout_s=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ran = [json.loads(line) for line in workers.read_text().splitlines()]
+    assert sorted(case for case, _ in ran) == list(range(8))
     assert len({worker for _, worker in ran}) == 1, ran
     assert len(setups.read_text().splitlines()) == 1
 
