@@ -49,8 +49,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker more than this process may use CPUs. A few tests mostly wait
     (gpu_quick's budget cut, a Slurm time limit, cluster start-up: ~200 s of a worker's time
     on a quiet 2-core machine), and the extra worker keeps the cores busy meanwhile; every
-    test process runs one thread. 2 cores, 2026-12-04: 783 s of pytest at 2 workers, 699 s
-    at 3 (the same code)."""
+    test process runs one thread. 2 cores, 2026-12-04, the same code: 695 s of pytest at 3
+    workers, 730 s at 4 (the bisect test's `bench ab` runs need more sessions under more
+    load); 2 workers took 810 s before that day's changes."""
     return len(os.sched_getaffinity(0)) + 1
 
 

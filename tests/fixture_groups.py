@@ -4,8 +4,9 @@ Under `--dist loadgroup` a module-scoped fixture is computed once per worker tha
 of its tests, so two tests of one killed suite on two workers killed two suites (52 s and
 25 s of setup, 2026-12-04): a hand-written `xdist_group` mark had been left off two of its
 four tests. Here every test that asks for a module-scoped fixture of its own module, and has
-no `xdist_group` mark of its own, gets the group `MODULE::FIXTURE`, so that no mark can be
-forgotten. Loaded by tests/conftest.py (`pytest_plugins`).
+no `xdist_group` mark of its own, gets the group `MODULE::FIXTURE` (with the fixture's
+parameters, `[dcgan]`, where it has them), so that no mark can be forgotten. Loaded by
+tests/conftest.py (`pytest_plugins`).
 """
 
 from __future__ import annotations
