@@ -18,13 +18,7 @@ import sys
 
 import pytest
 
-from tests.ab_scratch import (
-    REPO_ROOT,
-    commit,
-    copy_of_this_tree,
-    git,
-    plant_slowdown,
-)
+from tests.ab_scratch import REPO_ROOT, commit, copy_of_this_tree, git, plant_slowdown
 from tests.conftest import cli_environment
 
 RECIPE = (

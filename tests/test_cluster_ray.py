@@ -37,7 +37,7 @@ from tests.clusters import (
 from tests.conftest import REPO_ROOT, skip_unless_ci
 from tests.plugins.names import MARKS_ENV, PROBE_ERROR
 
-# One xdist worker runs the tests of this engine, one cluster of it at a time (tox.ini).
+# One xdist worker runs these tests: one Ray cluster at a time on a machine.
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300), pytest.mark.xdist_group("ray-cluster")]
 
 # one node, no namespace: Ray binds 127.0.0.1 only, no authentication to set up

@@ -19,9 +19,6 @@ from bench.results import Row, read_rows
 from tests.conftest import run_cli
 from tests.suite_files import write_suite
 
-# Its tests share an expensive module fixture: one xdist worker computes it once (tox.ini).
-pytestmark = pytest.mark.xdist_group("determinism-runs")
-
 FRAMEWORKS = ("torch", "tf")
 REPRODUCED = (
     "final_losses",

@@ -21,9 +21,6 @@ from tests.plugins.names import RECORD_ENV
 from tests.plugins.recording_torch import image_hash
 from tests.suite_files import write_suite
 
-# Its tests share an expensive module fixture: one xdist worker computes it once (tox.ini).
-pytestmark = pytest.mark.xdist_group("label-budget-recorded")
-
 N_LABELS = 30  # 3 per class of digits' 10
 BATCH_SIZE = 32
 STEPS = 40

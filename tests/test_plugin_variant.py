@@ -54,10 +54,6 @@ def run_with_plugin(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-# The tests of the plugin run share one xdist worker, which computes it once (tox.ini).
-PLUGIN_RUN_GROUP = "plugin-run"
-
-
 @pytest.fixture(scope="module")
 def plugin_run(tmp_path_factory) -> PluginRun:
     folder = tmp_path_factory.mktemp("plugin")
@@ -72,13 +68,11 @@ def plugin_run(tmp_path_factory) -> PluginRun:
     return PluginRun(results, json.loads(said.read_text()), read_rows(results), done.stderr)
 
 
-@pytest.mark.xdist_group(PLUGIN_RUN_GROUP)
 @pytest.mark.slow  # the first of the module fixture's tests: a suite of both frameworks
 def test_the_driver_of_a_local_suite_imports_no_framework(plugin_run):
     assert plugin_run.driver == {"status": 0, "frameworks": []}
 
 
-@pytest.mark.xdist_group(PLUGIN_RUN_GROUP)
 def test_a_labelled_plugin_variant_trains_in_both_frameworks_with_its_labels(plugin_run, digits):
     rows = {row.framework: row for row in plugin_run.rows}
     assert sorted(rows) == ["tf", "torch"]
@@ -103,7 +97,6 @@ def test_a_labelled_plugin_variant_trains_in_both_frameworks_with_its_labels(plu
         )
 
 
-@pytest.mark.xdist_group(PLUGIN_RUN_GROUP)
 def test_the_report_shows_the_plugin_variant_with_a_class_per_grid_row(plugin_run):
     html = (plugin_run.results / "report.html").read_text()
     captions = [line for line in html.splitlines() if "<figcaption>" in line]
@@ -112,7 +105,6 @@ def test_the_report_shows_the_plugin_variant_with_a_class_per_grid_row(plugin_ru
     assert all("row r = class r" in line for line in plugin_captions)
 
 
-@pytest.mark.xdist_group(PLUGIN_RUN_GROUP)
 def test_compare_holds_the_plugin_variant_against_itself(plugin_run):
     results = str(plugin_run.results)
     done = run_with_plugin("-m", "bench", "compare", results, results)

@@ -20,9 +20,6 @@ import pytest
 
 from tests.conftest import run_python
 
-# Its tests share an expensive module fixture: one xdist worker computes it once (tox.ini).
-pytestmark = pytest.mark.xdist_group("scale-folders")
-
 ROWS = 10_000
 MAKE_ROWS = ("-m", "tests.make_rows")
 TIME_LIMIT_S = 30.0

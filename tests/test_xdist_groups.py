@@ -36,21 +36,10 @@ def test_free(case):
 
 
 def test_a_group_runs_on_one_worker_and_its_module_fixture_is_set_up_once(tmp_path):
-    (tmp_path / "test_scratch.py").write_text(SCRATCH_TESTS)
-    setups, workers = tmp_path / "setups.txt", tmp_path / "workers.jsonl"
-    env = {"SETUPS_FILE": str(setups), "WORKERS_FILE": str(workers)}
-    done = run_python(
-        *("-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider"),
-        *("-p", "no:randomly", "test_scratch.py"),
-        cwd=tmp_path,
-        env={**outer_environment(), **env},
-        timeout_s=120,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    ran = [json.loads(line) for line in workers.read_text().splitlines()]
+    ran, setups = run_scratch_tests(tmp_path, SCRATCH_TESTS, "no:randomly")
     assert sorted(case for case, _ in ran) == list(range(6))
     assert len({worker for _, worker in ran}) == 1, ran
-    assert len(setups.read_text().splitlines()) == 1
+    assert len(setups) == 1
 
 
 UNMARKED_SHARED_FIXTURE_TESTS = """\
@@ -86,21 +75,29 @@ def test_tests_sharing_an_unmarked_module_fixture_run_on_one_worker_that_sets_it
     tmp_path,
 ):
     # no xdist_group mark: tests/fixture_groups.py (loaded as tests/conftest.py loads it) adds it
-    (tmp_path / "test_scratch.py").write_text(UNMARKED_SHARED_FIXTURE_TESTS)
+    ran, setups = run_scratch_tests(tmp_path, UNMARKED_SHARED_FIXTURE_TESTS, "tests.fixture_groups")
+    assert sorted(case for case, _ in ran) == list(range(8))
+    assert len({worker for _, worker in ran}) == 1, ran
+    assert len(setups) == 1
+
+
+def run_scratch_tests(tmp_path, source: str, plugin: str) -> tuple[list, list[str]]:
+    """Run `source` as a test module on two xdist workers (--dist loadgroup) with `-p plugin`;
+    return [case, worker] of every test that wrote one, and the workers that set up the
+    module fixture."""
+    (tmp_path / "test_scratch.py").write_text(source)
     setups, workers = tmp_path / "setups.txt", tmp_path / "workers.jsonl"
     env = {"SETUPS_FILE": str(setups), "WORKERS_FILE": str(workers), "PYTHONPATH": str(REPO_ROOT)}
     done = run_python(
         *("-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider"),
-        *("-p", "tests.fixture_groups", "test_scratch.py"),
+        *("-p", plugin, "test_scratch.py"),
         cwd=tmp_path,
         env={**outer_environment(), **env},
         timeout_s=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     ran = [json.loads(line) for line in workers.read_text().splitlines()]
-    assert sorted(case for case, _ in ran) == list(range(8))
-    assert len({worker for _, worker in ran}) == 1, ran
-    assert len(setups.read_text().splitlines()) == 1
+    return ran, setups.read_text().splitlines()
 
 
 def outer_environment() -> dict[str, str]:
